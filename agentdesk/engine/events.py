@@ -1,0 +1,234 @@
+"""The typed events the engine publishes: the spine every other part of agentdesk reads.
+
+Events are frozen msgspec structs in one tagged union, so a log of them encodes to JSON Lines
+and decodes back to the same typed values. Every event carries:
+
+- ``v``: the schema version of the event catalogue (bumped on an incompatible change);
+- ``t``: the event loop's clock in seconds when it happened (simulated seconds on the virtual
+  clock), rounded to the microsecond so logs stay byte-stable across platforms;
+- ``run_id``: the run it belongs to ("" for events that belong to no single run).
+
+Span ids are derived, never random: a run's span is its ``run_id``; a step's is
+``{run_id}/{step_path}``; an attempt's is ``{step span}#{attempt}``. ``projections.spans``
+rebuilds the run → step → attempt tree from events alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+JSON = Any
+"""A JSON-compatible value (dict, list, str, int, float, bool or None)."""
+
+BreakerState = Literal["closed", "open", "half_open"]
+Outcome = Literal["ok", "error"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=False):
+    """Base of every event. Subclasses add their own fields after the envelope."""
+
+    v: int = SCHEMA_VERSION
+    t: float
+    run_id: str = ""
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+class RunStarted(Event, tag="run_started"):
+    pipeline: str
+    session: int
+    seed: int
+    scenario: str
+    input: JSON
+
+
+class RunFinished(Event, tag="run_finished"):
+    status: Literal["ok", "failed", "stopped"]
+    stop_reason: str
+    """``completed`` for a successful run; otherwise a typed reason such as
+    ``step_failed: refund``, ``policy_violation: draft``, ``budget_exhausted: usd``."""
+    output: JSON = None
+    duration: float = 0.0
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+class StepStarted(Event, tag="step_started"):
+    step: str
+    """The step's path: its id, prefixed by enclosing parallel/loop steps (``review[2]/judge``)."""
+    kind: str
+
+
+class StepFinished(Event, tag="step_finished"):
+    step: str
+    kind: str
+    status: Literal["ok", "failed", "skipped"]
+    duration: float
+    output: JSON = None
+    error: str = ""
+
+
+class RouteTaken(Event, tag="route_taken"):
+    step: str
+    target: str
+    condition: str
+    """The condition that matched, or ``default``."""
+
+
+class LoopIteration(Event, tag="loop_iteration"):
+    step: str
+    iteration: int
+    done: bool
+    """True when the loop's ``until`` condition held after this iteration."""
+
+
+# --- attempts and calls ---------------------------------------------------------------------
+
+
+class AttemptStarted(Event, tag="attempt_started"):
+    step: str
+    attempt: int
+    service: str
+    target: str
+    """``POST /v1/chat/completions`` for a tool call; the model name for an LLM call."""
+    model: str = ""
+    timeout: float | None = None
+
+
+class AttemptFinished(Event, tag="attempt_finished"):
+    step: str
+    attempt: int
+    service: str
+    outcome: Outcome
+    latency: float
+    status_code: int | None = None
+    error_kind: str = ""
+    """Empty on success. Otherwise one of ``timeout``, ``connect``, ``reset``, ``http_status``,
+    ``malformed``, ``breaker_open``, ``schema``, ``context_length``."""
+    error: str = ""
+    model: str = ""
+
+
+class RetryScheduled(Event, tag="retry_scheduled"):
+    step: str
+    attempt: int
+    """The attempt that failed; the next one is ``attempt + 1``."""
+    delay: float
+    reason: str
+    source: Literal["backoff", "retry_after", "retry_after_ms"] = "backoff"
+
+
+class RetryGaveUp(Event, tag="retry_gave_up"):
+    step: str
+    attempt: int
+    reason: str
+
+
+class BreakerTransition(Event, tag="breaker_transition"):
+    breaker: str
+    """``service:payments`` or ``model:gpt-4o-mini``."""
+    from_state: BreakerState
+    to_state: BreakerState
+    failure_rate: float
+    calls: int
+    reason: str
+
+
+class CallRejected(Event, tag="call_rejected"):
+    """A call the breaker refused without sending it."""
+
+    step: str
+    breaker: str
+    retry_in: float
+
+
+class FallbackTaken(Event, tag="fallback_taken"):
+    step: str
+    from_model: str
+    to_model: str
+    reason: str
+    """``breaker_open``, ``retries_exhausted``, ``context_too_long`` or ``permanent_error``."""
+
+
+class ValidationFailed(Event, tag="validation_failed"):
+    step: str
+    attempt: int
+    errors: list[str]
+    repair: int
+    """How many re-asks were made before this failure (0 for the first answer)."""
+
+
+class ValidationRepaired(Event, tag="validation_repaired"):
+    step: str
+    attempt: int
+    repairs: int
+
+
+class CallRefused(Event, tag="call_refused"):
+    """A call the step's allowlist forbids: a policy violation, never executed."""
+
+    step: str
+    service: str
+    method: str
+    target: str
+    reason: str
+
+
+class TokensCounted(Event, tag="tokens_counted"):
+    step: str
+    attempt: int
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    approximate: bool = False
+    reported_prompt_tokens: int | None = None
+    reported_completion_tokens: int | None = None
+
+
+AnyEvent = (
+    RunStarted
+    | RunFinished
+    | StepStarted
+    | StepFinished
+    | RouteTaken
+    | LoopIteration
+    | AttemptStarted
+    | AttemptFinished
+    | RetryScheduled
+    | RetryGaveUp
+    | BreakerTransition
+    | CallRejected
+    | FallbackTaken
+    | ValidationFailed
+    | ValidationRepaired
+    | CallRefused
+    | TokensCounted
+)
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyEvent)
+
+
+def encode(event: Event) -> bytes:
+    """One event as compact JSON (no trailing newline)."""
+    return _encoder.encode(event)
+
+
+def decode(line: bytes | str) -> AnyEvent:
+    """Parse one JSON-encoded event back into its typed form."""
+    return _decoder.decode(line)
+
+
+def encode_lines(events: list[AnyEvent]) -> bytes:
+    """A list of events as JSON Lines."""
+    return b"".join(_encoder.encode(e) + b"\n" for e in events)
+
+
+def decode_lines(data: bytes) -> list[AnyEvent]:
+    return [_decoder.decode(line) for line in data.splitlines() if line.strip()]
