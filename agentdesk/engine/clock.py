@@ -38,17 +38,13 @@ class _JumpingSelector(selectors.BaseSelector):
             self._loop.advance(timeout)
         return ready
 
-    def register(
-        self, fileobj: selectors._FileObject, events: int, data: Any = None
-    ) -> selectors.SelectorKey:
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
 
-    def unregister(self, fileobj: selectors._FileObject) -> selectors.SelectorKey:
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
         return self._inner.unregister(fileobj)
 
-    def modify(
-        self, fileobj: selectors._FileObject, events: int, data: Any = None
-    ) -> selectors.SelectorKey:
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.modify(fileobj, events, data)
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ JSON = Any
 
 BreakerState = Literal["closed", "open", "half_open"]
 Outcome = Literal["ok", "error"]
+RunStatus = Literal["ok", "failed", "stopped"]
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=False):
@@ -39,7 +40,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_de
 # --- runs -----------------------------------------------------------------------------------
 
 
-class RunStarted(Event, tag="run_started"):
+class RunStarted(Event, frozen=True, tag="run_started"):
     pipeline: str
     session: int
     seed: int
@@ -47,8 +48,8 @@ class RunStarted(Event, tag="run_started"):
     input: JSON
 
 
-class RunFinished(Event, tag="run_finished"):
-    status: Literal["ok", "failed", "stopped"]
+class RunFinished(Event, frozen=True, tag="run_finished"):
+    status: RunStatus
     stop_reason: str
     """``completed`` for a successful run; otherwise a typed reason such as
     ``step_failed: refund``, ``policy_violation: draft``, ``budget_exhausted: usd``."""
@@ -59,13 +60,13 @@ class RunFinished(Event, tag="run_finished"):
 # --- steps ----------------------------------------------------------------------------------
 
 
-class StepStarted(Event, tag="step_started"):
+class StepStarted(Event, frozen=True, tag="step_started"):
     step: str
     """The step's path: its id, prefixed by enclosing parallel/loop steps (``review[2]/judge``)."""
     kind: str
 
 
-class StepFinished(Event, tag="step_finished"):
+class StepFinished(Event, frozen=True, tag="step_finished"):
     step: str
     kind: str
     status: Literal["ok", "failed", "skipped"]
@@ -74,14 +75,14 @@ class StepFinished(Event, tag="step_finished"):
     error: str = ""
 
 
-class RouteTaken(Event, tag="route_taken"):
+class RouteTaken(Event, frozen=True, tag="route_taken"):
     step: str
     target: str
     condition: str
     """The condition that matched, or ``default``."""
 
 
-class LoopIteration(Event, tag="loop_iteration"):
+class LoopIteration(Event, frozen=True, tag="loop_iteration"):
     step: str
     iteration: int
     done: bool
@@ -91,7 +92,7 @@ class LoopIteration(Event, tag="loop_iteration"):
 # --- attempts and calls ---------------------------------------------------------------------
 
 
-class AttemptStarted(Event, tag="attempt_started"):
+class AttemptStarted(Event, frozen=True, tag="attempt_started"):
     step: str
     attempt: int
     service: str
@@ -101,7 +102,7 @@ class AttemptStarted(Event, tag="attempt_started"):
     timeout: float | None = None
 
 
-class AttemptFinished(Event, tag="attempt_finished"):
+class AttemptFinished(Event, frozen=True, tag="attempt_finished"):
     step: str
     attempt: int
     service: str
@@ -115,7 +116,7 @@ class AttemptFinished(Event, tag="attempt_finished"):
     model: str = ""
 
 
-class RetryScheduled(Event, tag="retry_scheduled"):
+class RetryScheduled(Event, frozen=True, tag="retry_scheduled"):
     step: str
     attempt: int
     """The attempt that failed; the next one is ``attempt + 1``."""
@@ -124,13 +125,13 @@ class RetryScheduled(Event, tag="retry_scheduled"):
     source: Literal["backoff", "retry_after", "retry_after_ms"] = "backoff"
 
 
-class RetryGaveUp(Event, tag="retry_gave_up"):
+class RetryGaveUp(Event, frozen=True, tag="retry_gave_up"):
     step: str
     attempt: int
     reason: str
 
 
-class BreakerTransition(Event, tag="breaker_transition"):
+class BreakerTransition(Event, frozen=True, tag="breaker_transition"):
     breaker: str
     """``service:payments`` or ``model:gpt-4o-mini``."""
     from_state: BreakerState
@@ -140,7 +141,7 @@ class BreakerTransition(Event, tag="breaker_transition"):
     reason: str
 
 
-class CallRejected(Event, tag="call_rejected"):
+class CallRejected(Event, frozen=True, tag="call_rejected"):
     """A call the breaker refused without sending it."""
 
     step: str
@@ -148,7 +149,7 @@ class CallRejected(Event, tag="call_rejected"):
     retry_in: float
 
 
-class FallbackTaken(Event, tag="fallback_taken"):
+class FallbackTaken(Event, frozen=True, tag="fallback_taken"):
     step: str
     from_model: str
     to_model: str
@@ -156,7 +157,7 @@ class FallbackTaken(Event, tag="fallback_taken"):
     """``breaker_open``, ``retries_exhausted``, ``context_too_long`` or ``permanent_error``."""
 
 
-class ValidationFailed(Event, tag="validation_failed"):
+class ValidationFailed(Event, frozen=True, tag="validation_failed"):
     step: str
     attempt: int
     errors: list[str]
@@ -164,13 +165,13 @@ class ValidationFailed(Event, tag="validation_failed"):
     """How many re-asks were made before this failure (0 for the first answer)."""
 
 
-class ValidationRepaired(Event, tag="validation_repaired"):
+class ValidationRepaired(Event, frozen=True, tag="validation_repaired"):
     step: str
     attempt: int
     repairs: int
 
 
-class CallRefused(Event, tag="call_refused"):
+class CallRefused(Event, frozen=True, tag="call_refused"):
     """A call the step's allowlist forbids: a policy violation, never executed."""
 
     step: str
@@ -180,7 +181,7 @@ class CallRefused(Event, tag="call_refused"):
     reason: str
 
 
-class TokensCounted(Event, tag="tokens_counted"):
+class TokensCounted(Event, frozen=True, tag="tokens_counted"):
     step: str
     attempt: int
     model: str
@@ -222,7 +223,8 @@ def encode(event: Event) -> bytes:
 
 def decode(line: bytes | str) -> AnyEvent:
     """Parse one JSON-encoded event back into its typed form."""
-    return _decoder.decode(line)
+    event: AnyEvent = _decoder.decode(line)
+    return event
 
 
 def encode_lines(events: list[AnyEvent]) -> bytes:
@@ -231,4 +233,4 @@ def encode_lines(events: list[AnyEvent]) -> bytes:
 
 
 def decode_lines(data: bytes) -> list[AnyEvent]:
-    return [_decoder.decode(line) for line in data.splitlines() if line.strip()]
+    return [decode(line) for line in data.splitlines() if line.strip()]

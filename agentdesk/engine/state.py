@@ -1,0 +1,59 @@
+"""What one run carries while it executes: its identity, its input and its steps' outputs.
+
+The template context is built from this (``input``, ``steps``, ``loop``); the runner and the
+step executors share it, and nothing in it is global, so concurrent sessions never touch each
+other's state — only the breakers are shared, on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentdesk.engine.bus import EventBus
+from agentdesk.engine.events import AnyEvent
+
+
+@dataclass
+class RunState:
+    run_id: str
+    session: int
+    seed: int
+    input: Any
+    bus: EventBus
+    outputs: dict[str, Any] = field(default_factory=dict)
+    loop: dict[str, Any] | None = None
+    started: float = 0.0
+    last_step: str | None = None
+    """The id of the last step that finished with an output: its output is the run's."""
+
+    def context(self) -> dict[str, Any]:
+        """The template context: ``input``, ``steps`` and (inside a loop) ``loop``."""
+        ctx: dict[str, Any] = {"input": self.input, "steps": self.outputs}
+        if self.loop is not None:
+            ctx["loop"] = self.loop
+        return ctx
+
+    @staticmethod
+    def now() -> float:
+        return asyncio.get_running_loop().time()
+
+    async def emit(self, event: AnyEvent) -> None:
+        await self.bus.publish(event)
+
+
+def stamp() -> float:
+    """The loop's time, rounded to the microsecond for byte-stable logs."""
+    return round(asyncio.get_running_loop().time(), 6)
+
+
+class StepFailed(Exception):
+    """A step could not produce an output; ``reason`` becomes the run's stop reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.step_path = ""
+        """The path of the step it happened in; set by the runner where it is first caught."""

@@ -1,0 +1,172 @@
+"""Rich renderings of read models for the command line.
+
+Only presentation lives here: every number comes from a projection. Untrusted text (stop
+reasons can carry a model's words, errors carry a server's) goes through ``Text`` objects,
+never through markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from agentdesk.projections.latency import LatencyDigest
+from agentdesk.projections.summary import RunSummary
+
+_STATE_STYLE = {"closed": "green", "open": "bold red", "half_open": "yellow"}
+
+
+def ms(seconds: float) -> str:
+    """A duration in simulated time, short: 12ms, 1.24s, 3m05s."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes:.0f}m{rest:02.0f}s"
+
+
+def _pcts(digest: LatencyDigest) -> tuple[str, str, str]:
+    if not digest.count:
+        return ("-", "-", "-")
+    return (ms(digest.quantile(0.5)), ms(digest.quantile(0.95)), ms(digest.quantile(0.99)))
+
+
+def _mix(counter: Iterable[tuple[str, int]]) -> Text:
+    return Text(", ".join(f"{label} ×{count}" for label, count in counter) or "-")
+
+
+def run_summary(summary: RunSummary, title: str) -> RenderableType:
+    return Group(
+        _header(summary, title),
+        _steps_table(summary),
+        _services_table(summary),
+        *([_breakers_table(summary)] if summary.breakers else []),
+        _outcomes(summary),
+    )
+
+
+def _header(summary: RunSummary, title: str) -> Text:
+    p50, p95, p99 = _pcts(summary.duration)
+    text = Text()
+    text.append(title, style="bold")
+    text.append(
+        f"\n{summary.runs} run(s) · {summary.events} events · "
+        f"{ms(summary.sim_time)} simulated · run latency p50 {p50} p95 {p95} p99 {p99}"
+    )
+    tokens = summary.tokens
+    if tokens.prompt or tokens.completion:
+        mark = "~" if tokens.approximate else ""
+        text.append(
+            f"\ntokens {mark}{tokens.prompt:,} prompt + {mark}{tokens.completion:,} completion"
+        )
+        if tokens.approximate:
+            text.append("  (approximate: tiktoken encodings unavailable)", style="yellow")
+        if tokens.disagreements:
+            text.append(
+                f"  · provider usage disagrees on {tokens.disagreements} call(s)", style="yellow"
+            )
+    return text
+
+
+def _steps_table(summary: RunSummary) -> Table:
+    table = Table(title="Steps", title_justify="left", expand=False)
+    for column in (
+        "step",
+        "kind",
+        "ok",
+        "failed",
+        "attempts",
+        "retries",
+        "fallbacks",
+        "repairs",
+        "p50",
+        "p95",
+        "p99",
+        "errors",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column not in ("step", "kind", "errors") else "left",
+            no_wrap=column != "errors",
+        )
+    for s in summary.steps.values():
+        extra = []
+        if s.refused:
+            extra.append(f"refused ×{s.refused}")
+        if s.rejected:
+            extra.append(f"breaker rejected ×{s.rejected}")
+        errors = _mix(s.errors.most_common(4))
+        if extra:
+            errors.append(("; " if s.errors else "") + ", ".join(extra), style="magenta")
+        table.add_row(
+            Text(s.name),
+            s.kind,
+            str(s.ok),
+            _red(s.failed),
+            str(s.attempts),
+            str(s.retries),
+            str(s.fallbacks),
+            str(s.repairs),
+            *_pcts(s.latency),
+            errors,
+        )
+    return table
+
+
+def _services_table(summary: RunSummary) -> Table:
+    table = Table(title="Services", title_justify="left")
+    for column in ("service", "calls", "ok", "error rate", "p50", "p95", "p99", "error mix"):
+        table.add_column(column, justify="left" if column in ("service", "error mix") else "right")
+    for s in sorted(summary.services.values(), key=lambda s: s.name):
+        rate = (s.calls - s.ok) / s.calls if s.calls else 0.0
+        table.add_row(
+            Text(s.name),
+            str(s.calls),
+            str(s.ok),
+            f"{rate:.1%}",
+            *_pcts(s.latency),
+            _mix(s.errors.most_common(5)),
+        )
+    return table
+
+
+def _breakers_table(summary: RunSummary) -> Table:
+    table = Table(title="Breakers", title_justify="left")
+    for column in ("breaker", "state", "opened", "history (simulated time)"):
+        table.add_column(column)
+    for b in sorted(summary.breakers.values(), key=lambda b: b.name):
+        history = Text()
+        for e in b.recent[-6:]:
+            history.append(
+                f"{ms(e.t)} {e.from_state}→{e.to_state}  ", style=_STATE_STYLE.get(e.to_state, "")
+            )
+        table.add_row(
+            Text(b.name), Text(b.state, style=_STATE_STYLE.get(b.state, "")), str(b.opened), history
+        )
+    return table
+
+
+def _outcomes(summary: RunSummary) -> Table:
+    table = Table(title="Outcomes", title_justify="left")
+    table.add_column("stop reason")
+    table.add_column("runs", justify="right")
+    for reason, count in summary.stop_reasons.most_common(10):
+        style = "green" if reason == "completed" else "red"
+        table.add_row(Text(reason, style=style), str(count))
+    return table
+
+
+def _red(count: int) -> Text:
+    return Text(str(count), style="red" if count else "")
+
+
+def problems(lines: Iterable[Any]) -> Text:
+    text = Text()
+    for line in lines:
+        text.append(str(line) + "\n")
+    return text

@@ -1,0 +1,75 @@
+"""Service names → httpx clients: the one seam between the engine and everything downstream.
+
+A workspace service is either ``sim: NAME`` (an in-process ASGI sim, reached through httpx's
+ASGI transport) or ``url: …`` (a served sim on loopback, or any real OpenAI-compatible or HTTP
+API). The engine only ever sees ``httpx.AsyncClient`` objects; it cannot tell which is which,
+which is the point.
+
+API keys are read from the environment variable a service names, at the moment the client is
+built; they live in the client's headers and nowhere else (never in events, logs or the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from agentdesk.errors import ServiceConfigError
+from agentdesk.spec.models import ServiceSpec, WorkspaceSpec
+from sims.asgi import ASGIApp, ConnectionReset
+from sims.world import SimWorld
+
+
+class SimTransport(httpx.AsyncBaseTransport):
+    """httpx's ASGI transport, plus what a real socket would do when a sim drops the line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except ConnectionReset as exc:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from exc
+
+
+def uses_network(spec: WorkspaceSpec) -> bool:
+    """True when some service is reached over a socket: the run must use the real clock."""
+    return any(service.url is not None for service in spec.services.values())
+
+
+def build_clients(
+    spec: WorkspaceSpec, world: SimWorld | None, environ: Mapping[str, str]
+) -> dict[str, httpx.AsyncClient]:
+    """One client per workspace service; raises ServiceConfigError naming what is missing."""
+    return {name: _client(name, service, world, environ) for name, service in spec.services.items()}
+
+
+def _client(
+    name: str, service: ServiceSpec, world: SimWorld | None, environ: Mapping[str, str]
+) -> httpx.AsyncClient:
+    headers = dict(service.headers)
+    if service.api_key_env:
+        key = environ.get(service.api_key_env)
+        if not key:
+            raise ServiceConfigError(
+                f"service {name!r} needs an API key: set the environment variable "
+                f"{service.api_key_env}"
+            )
+        headers["authorization"] = f"Bearer {key}"
+    if service.sim is not None:
+        if world is None:
+            raise ServiceConfigError(f"service {name!r} is a sim but no sims are running")
+        base = "http://llm.sim/v1" if service.sim == "llm" else f"http://{service.sim}.sim"
+        return httpx.AsyncClient(
+            transport=SimTransport(world.app(service.sim)),
+            base_url=base,
+            headers=headers,
+            timeout=None,
+        )
+    assert service.url is not None
+    # The engine enforces timeouts on the loop's clock; httpx's own would bypass the policy.
+    return httpx.AsyncClient(base_url=service.url, headers=headers, timeout=None)

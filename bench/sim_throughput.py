@@ -1,0 +1,168 @@
+"""Benchmark: 10,000 sessions of the support-triage pipeline under payments-503-storm.
+
+Prints wall seconds, simulated seconds, steps/s, downstream calls/s, events/s and peak RSS,
+and — measured in the same process, on the same virtual clock — the bare ceiling of the
+transport (httpx requests/s to a trivial in-process ASGI app), with the engine's ratio to it.
+Memory is sampled after the first fifth of the sessions and at the end: a per-session leak
+shows as growth between the two.
+
+    python bench/sim_throughput.py [--sessions 10000] [--concurrency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+shared = ROOT.parent / "shared" / "tiktoken"
+if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+
+from agentdesk.engine.clock import run_virtual  # noqa: E402
+from agentdesk.engine.events import AnyEvent, AttemptFinished, StepFinished  # noqa: E402
+from agentdesk.projections.summary import RunSummary  # noqa: E402
+from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.events = 0
+        self.steps = 0
+        self.calls = 0
+
+    def __call__(self, event: AnyEvent) -> None:
+        self.events += 1
+        if isinstance(event, StepFinished):
+            self.steps += 1
+        elif isinstance(event, AttemptFinished):
+            self.calls += 1
+
+
+def bench_engine(sessions: int, concurrency: int) -> dict[str, Any]:
+    sim = Simulation.prepare(demo_workspace(), "support-triage", "payments-503-storm")
+    counts, summary = Counts(), RunSummary()
+    tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(sessions)]
+    marks: dict[str, float] = {}
+    done = 0
+
+    def on_result(_: Any) -> None:
+        nonlocal done
+        done += 1
+        if done == sessions // 5:
+            gc.collect()
+            marks["rss_early"] = rss_mb()
+
+    async def main() -> float:
+        await sim.run_async(tickets, concurrency, [counts, summary.apply], on_result)
+        return asyncio.get_running_loop().time()
+
+    started = time.perf_counter()
+    simulated = run_virtual(main())
+    wall = time.perf_counter() - started
+    gc.collect()
+    return {
+        "wall": wall,
+        "simulated": simulated,
+        "counts": counts,
+        "summary": summary,
+        "rss_early": marks.get("rss_early", 0.0),
+        "rss_end": rss_mb(),
+    }
+
+
+async def _trivial_app(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"ok": true}'})
+
+
+def bench_transport(requests: int, concurrency: int) -> float:
+    async def main() -> float:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=_trivial_app), base_url="http://bare.sim"
+        )
+        queue = iter(range(requests))
+
+        async def worker() -> None:
+            for _ in queue:
+                (await client.get("/ping")).json()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        await client.aclose()
+        return requests / elapsed
+
+    return run_virtual(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--bare-requests", type=int, default=20_000)
+    args = parser.parse_args()
+
+    bare = bench_transport(args.bare_requests, 50)
+    result = bench_engine(args.sessions, args.concurrency)
+    bare_after = bench_transport(args.bare_requests, 50)
+    ceiling = (bare + bare_after) / 2
+    counts: Counts = result["counts"]
+    wall, simulated = result["wall"], result["simulated"]
+    calls_per_s = counts.calls / wall
+    summary: RunSummary = result["summary"]
+    print(
+        f"sessions            {args.sessions:,} ({args.concurrency} concurrent), "
+        f"scenario payments-503-storm"
+    )
+    print(f"outcomes            {dict(summary.stop_reasons.most_common(4))}")
+    print(f"wall seconds        {wall:.2f}")
+    print(f"simulated seconds   {simulated:.1f}  ({simulated / wall:.0f}x faster than real time)")
+    print(f"steps/s             {counts.steps / wall:,.0f}  ({counts.steps:,} steps)")
+    print(f"downstream calls/s  {calls_per_s:,.0f}  ({counts.calls:,} calls)")
+    print(f"events/s            {counts.events / wall:,.0f}  ({counts.events:,} events)")
+    print(f"peak RSS            {peak_rss_mb():.0f} MB")
+    print(
+        f"RSS after {args.sessions // 5:,} / {args.sessions:,} sessions  "
+        f"{result['rss_early']:.0f} MB / {result['rss_end']:.0f} MB"
+    )
+    print(
+        f"bare transport      {ceiling:,.0f} requests/s (httpx → trivial ASGI app, "
+        f"virtual clock; {bare:,.0f} before, {bare_after:,.0f} after)"
+    )
+    print(
+        f"ratio               {calls_per_s / ceiling:.2f}  (engine calls/s ÷ bare requests/s;"
+        f" target ≥ 0.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()
