@@ -2,8 +2,8 @@
 
 A workspace service is either ``sim: NAME`` (an in-process ASGI sim, reached through httpx's
 ASGI transport) or ``url: …`` (a served sim on loopback, or any real OpenAI-compatible or HTTP
-API). The engine only ever sees ``httpx.AsyncClient`` objects; it cannot tell which is which,
-which is the point.
+API, through httpx's pooled HTTP transport). The engine only ever sees ``ServiceClient``
+objects wrapping an httpx transport; it cannot tell which is which, which is the point.
 
 API keys are read from the environment variable a service names, at the moment the client is
 built; they live in the client's headers and nowhere else (never in events, logs or the store).
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from agentdesk.engine.transport import ServiceClient
 from agentdesk.errors import ServiceConfigError
 from agentdesk.spec.models import ServiceSpec, WorkspaceSpec
 from sims.asgi import ASGIApp, ConnectionReset
@@ -43,14 +44,14 @@ def uses_network(spec: WorkspaceSpec) -> bool:
 
 def build_clients(
     spec: WorkspaceSpec, world: SimWorld | None, environ: Mapping[str, str]
-) -> dict[str, httpx.AsyncClient]:
+) -> dict[str, ServiceClient]:
     """One client per workspace service; raises ServiceConfigError naming what is missing."""
     return {name: _client(name, service, world, environ) for name, service in spec.services.items()}
 
 
 def _client(
     name: str, service: ServiceSpec, world: SimWorld | None, environ: Mapping[str, str]
-) -> httpx.AsyncClient:
+) -> ServiceClient:
     headers = dict(service.headers)
     if service.api_key_env:
         key = environ.get(service.api_key_env)
@@ -64,12 +65,8 @@ def _client(
         if world is None:
             raise ServiceConfigError(f"service {name!r} is a sim but no sims are running")
         base = "http://llm.sim/v1" if service.sim == "llm" else f"http://{service.sim}.sim"
-        return httpx.AsyncClient(
-            transport=SimTransport(world.app(service.sim)),
-            base_url=base,
-            headers=headers,
-            timeout=None,
-        )
+        return ServiceClient(name, base, SimTransport(world.app(service.sim)), headers)
     assert service.url is not None
     # The engine enforces timeouts on the loop's clock; httpx's own would bypass the policy.
-    return httpx.AsyncClient(base_url=service.url, headers=headers, timeout=None)
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    return ServiceClient(name, service.url, transport, headers)

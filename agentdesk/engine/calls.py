@@ -29,6 +29,7 @@ from agentdesk.engine.policies.breaker import BreakerBoard, Transition
 from agentdesk.engine.policies.retry import Failure, FailureKind, GiveUp, RetryPolicy, classify
 from agentdesk.engine.rng import rng_for
 from agentdesk.engine.state import RunState, StepFailed, stamp
+from agentdesk.engine.transport import ServiceClient
 from agentdesk.spec.models import PolicySpec
 
 _ERROR_KINDS: tuple[tuple[type[Exception], FailureKind], ...] = (
@@ -83,7 +84,7 @@ class AttemptCounter:
 class CallExecutor:
     """Makes calls for every run of one engine; breakers are shared across those runs."""
 
-    def __init__(self, clients: Mapping[str, httpx.AsyncClient], board: BreakerBoard) -> None:
+    def __init__(self, clients: Mapping[str, ServiceClient], board: BreakerBoard) -> None:
         self._clients = clients
         self.board = board
         self._retry_policies: dict[int, RetryPolicy] = {}
@@ -222,10 +223,10 @@ class CallExecutor:
         }
         try:
             async with asyncio.timeout(timeout):
-                response = await client.request(
+                response = await client.send(
                     request.method,
                     request.path,
-                    params=request.params or None,
+                    params=request.params,
                     headers=headers,
                     json=request.json,
                 )

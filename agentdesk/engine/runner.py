@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from agentdesk.engine.bus import EventBus
 from agentdesk.engine.calls import CallExecutor
 from agentdesk.engine.events import (
@@ -38,6 +36,7 @@ from agentdesk.engine.rng import derive_seed
 from agentdesk.engine.state import RunState, StepFailed, stamp
 from agentdesk.engine.structured import SchemaValidator
 from agentdesk.engine.tool_step import run_tool_step
+from agentdesk.engine.transport import ServiceClient
 from agentdesk.spec.loader import LoadedPipeline, Workspace
 from agentdesk.spec.models import (
     AnyStep,
@@ -77,7 +76,7 @@ class Engine:
         self,
         workspace: Workspace,
         pipeline: LoadedPipeline,
-        clients: Mapping[str, httpx.AsyncClient],
+        clients: Mapping[str, ServiceClient],
         bus: EventBus,
         *,
         seed: int,

@@ -1,0 +1,65 @@
+"""How the engine reaches one service: a base URL, default headers and an httpx transport.
+
+The engine talks to every downstream — an in-process sim, a sim served on loopback, a real
+provider — through ``httpx.AsyncBaseTransport.handle_async_request``, the one method that
+separates what to send from how it travels. It does not use ``httpx.AsyncClient``: cookies,
+redirects, auth flows and client-side timeouts are things an API call must not do behind the
+policies' back (timeouts are the engine's, on the loop's clock), and skipping them halves the
+per-request cost on the in-process path (see bench/sim_throughput.py).
+
+Default headers may hold an API key; they are sent and never published in an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+_JSON = (("content-type", "application/json"),)
+
+
+class ServiceClient:
+    """Sends requests to one service; owns its transport (close it with ``aclose``)."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._transport = transport
+        self._headers = list((headers or {}).items())
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """One request, its body read in full; transport errors raise ``httpx.HTTPError``."""
+        merged = [*self._headers, *(headers or {}).items()]
+        content = None
+        if json is not None:
+            content = msgspec.json.encode(json)
+            merged += _JSON
+        request = httpx.Request(
+            method, self.base_url + path, params=params or None, headers=merged, content=content
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
