@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from agentdesk import __version__
 from agentdesk.engine.events import AnyEvent, encode
@@ -47,6 +49,7 @@ workspace_option = click.option(
 @click.pass_context
 def main(ctx: click.Context, workspace: Path | None) -> None:
     """agentdesk — see and fix what the orchestration layer of an LLM pipeline does."""
+    warnings.showwarning = _show_warning
     if ctx.invoked_subcommand is None:
         ctx.invoke(
             run,
@@ -241,11 +244,15 @@ def _errors_reported() -> Iterator[None]:
         _print_problems(exc.problems)
         sys.exit(exc.exit_code)
     except AgentdeskError as exc:
-        stderr.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        stderr.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    stderr.print(Text.assemble(("warning: ", "bold yellow"), str(message)))
 
 
 def _print_problems(problems: list[Problem]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -44,6 +45,7 @@ def run_summary(summary: RunSummary, title: str) -> RenderableType:
     return Group(
         _header(summary, title),
         _steps_table(summary),
+        _failures(summary),
         _services_table(summary),
         *([_breakers_table(summary)] if summary.breakers else []),
         _outcomes(summary),
@@ -74,52 +76,59 @@ def _header(summary: RunSummary, title: str) -> Text:
 
 
 def _steps_table(summary: RunSummary) -> Table:
-    table = Table(title="Steps", title_justify="left", expand=False)
-    for column in (
-        "step",
-        "kind",
-        "ok",
-        "failed",
-        "attempts",
-        "retries",
-        "fallbacks",
-        "repairs",
-        "p50",
-        "p95",
-        "p99",
-        "errors",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column not in ("step", "kind", "errors") else "left",
-            no_wrap=column != "errors",
-        )
+    table = Table(
+        title="Steps (latency in simulated time)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("step", no_wrap=True)
+    for column in ("ok", "fail", "tries", "retry", "fallbk", "repair", "p50", "p95", "p99"):
+        table.add_column(column, justify="right", no_wrap=True)
     for s in summary.steps.values():
-        extra = []
-        if s.refused:
-            extra.append(f"refused ×{s.refused}")
-        if s.rejected:
-            extra.append(f"breaker rejected ×{s.rejected}")
-        errors = _mix(s.errors.most_common(4))
-        if extra:
-            errors.append(("; " if s.errors else "") + ", ".join(extra), style="magenta")
+        name = Text(s.name)
+        name.append(f" {s.kind}", style="dim")
         table.add_row(
-            Text(s.name),
-            s.kind,
+            name,
             str(s.ok),
             _red(s.failed),
-            str(s.attempts),
-            str(s.retries),
-            str(s.fallbacks),
-            str(s.repairs),
+            _zero(s.attempts),
+            _zero(s.retries),
+            _zero(s.fallbacks),
+            _zero(s.repairs),
             *_pcts(s.latency),
-            errors,
         )
     return table
 
 
+def _failures(summary: RunSummary) -> Text:
+    """One line per step that had trouble: attempt errors → why the step failed."""
+    text = Text()
+    for s in summary.steps.values():
+        if not (s.errors or s.failures or s.refused or s.invalid_outputs):
+            continue
+        text.append(f"  {s.name}: ", style="bold")
+        parts = [f"{label} ×{n}" for label, n in s.errors.most_common(4)]
+        if s.invalid_outputs:
+            parts.append(f"invalid output ×{s.invalid_outputs}")
+        if s.refused:
+            parts.append(f"refused ×{s.refused}")
+        text.append(", ".join(parts) or "-")
+        if s.failures:
+            text.append("  → failed: ")
+            text.append(", ".join(f"{r} ×{n}" for r, n in s.failures.most_common(4)), style="red")
+        text.append("\n")
+    if text:
+        text = Text("Trouble by step\n", style="italic") + text
+    return text
+
+
+def _zero(count: int) -> Text:
+    return Text(str(count), style="dim" if not count else "")
+
+
 def _services_table(summary: RunSummary) -> Table:
-    table = Table(title="Services", title_justify="left")
+    table = Table(title="Services", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("service", "calls", "ok", "error rate", "p50", "p95", "p99", "error mix"):
         table.add_column(column, justify="left" if column in ("service", "error mix") else "right")
     for s in sorted(summary.services.values(), key=lambda s: s.name):
@@ -136,7 +145,7 @@ def _services_table(summary: RunSummary) -> Table:
 
 
 def _breakers_table(summary: RunSummary) -> Table:
-    table = Table(title="Breakers", title_justify="left")
+    table = Table(title="Breakers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("breaker", "state", "opened", "history (simulated time)"):
         table.add_column(column)
     for b in sorted(summary.breakers.values(), key=lambda b: b.name):
@@ -152,7 +161,7 @@ def _breakers_table(summary: RunSummary) -> Table:
 
 
 def _outcomes(summary: RunSummary) -> Table:
-    table = Table(title="Outcomes", title_justify="left")
+    table = Table(title="Outcomes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("stop reason")
     table.add_column("runs", justify="right")
     for reason, count in summary.stop_reasons.most_common(10):

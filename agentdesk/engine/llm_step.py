@@ -94,7 +94,6 @@ async def _ask(
     deadline: float | None,
 ) -> Any:
     spec = call.models[model]
-    _check_context(model, spec, messages, call.step.max_tokens)
     conversation = list(messages)
     repairs = 0
     while True:
@@ -146,6 +145,8 @@ async def _complete(
     attempts: AttemptCounter,
     deadline: float | None,
 ) -> str:
+    prompt = count_chat(model, conversation)
+    _check_context(prompt.tokens, spec, call.step.max_tokens)
     body: dict[str, Any] = {
         "model": spec.name or model,
         "messages": conversation,
@@ -162,7 +163,6 @@ async def _complete(
     )
     reply = await executor.call(state, call.path, request, policy, attempts, deadline)
     content, usage = _read_completion(reply.body)
-    prompt = count_chat(model, conversation)
     completion = count_text(model, content)
     await state.emit(
         TokensCounted(
@@ -199,8 +199,7 @@ def _validate(validator: SchemaValidator, content: str) -> tuple[Any, list[str]]
     return value, validator.errors(value)
 
 
-def _check_context(model: str, spec: ModelSpec, messages: list[Message], max_tokens: int) -> None:
-    prompt = count_chat(model, messages).tokens
+def _check_context(prompt: int, spec: ModelSpec, max_tokens: int) -> None:
     needed = prompt + min(max_tokens, spec.max_output_tokens)
     if needed > spec.context_window:
         raise CallFailed(

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
@@ -107,6 +109,9 @@ def _refuse_constant(name: str) -> Any:
 
 # --- validation -----------------------------------------------------------------------------
 
+VERDICT_CACHE = 4096
+"""How many distinct values each validator remembers its verdict for."""
+
 
 def check_schema(schema: Mapping[str, Any]) -> list[str]:
     """Every problem that makes ``schema`` invalid Draft 2020-12, sorted; [] when valid."""
@@ -122,10 +127,27 @@ class SchemaValidator:
             raise InvalidSchemaError(problems)
         self.schema = schema
         self._validator = Draft202012Validator(schema, registry=_NO_RETRIEVAL)
+        self._verdicts: OrderedDict[bytes, list[str]] = OrderedDict()
 
     def errors(self, value: Any) -> list[str]:
         """What is wrong with ``value``, as sorted ``at $.path: message`` lines (at most
-        ``MAX_ERRORS``; a last ``… and N more`` line says how many were left out)."""
+        ``MAX_ERRORS``; a last ``… and N more`` line says how many were left out).
+
+        Verdicts are remembered by the value's canonical JSON: agents see the same payloads
+        again and again, and jsonschema costs far more than encoding the value to look it up.
+        """
+        try:
+            key = msgspec.json.encode(value, order="sorted")
+        except (TypeError, msgspec.EncodeError):
+            return self._judge(value)
+        found = self._verdicts.get(key)
+        if found is None:
+            found = self._verdicts[key] = self._judge(value)
+            if len(self._verdicts) > VERDICT_CACHE:
+                self._verdicts.popitem(last=False)
+        return list(found)
+
+    def _judge(self, value: Any) -> list[str]:
         try:
             return _format_errors(self._validator.iter_errors(value), limit=MAX_ERRORS)
         except Unresolvable as error:

@@ -12,6 +12,7 @@ Default headers may hold an API key; they are sent and never published in an eve
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ import httpx
 import msgspec
 
 _JSON = (("content-type", "application/json"),)
+URL_CACHE = 4096
+"""Parsed URLs remembered per service."""
 
 
 class ServiceClient:
@@ -35,6 +38,7 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self._transport = transport
         self._headers = list((headers or {}).items())
+        self._urls: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = OrderedDict()
 
     async def send(
         self,
@@ -51,15 +55,24 @@ class ServiceClient:
         if json is not None:
             content = msgspec.json.encode(json)
             merged += _JSON
-        request = httpx.Request(
-            method, self.base_url + path, params=params or None, headers=merged, content=content
-        )
+        request = httpx.Request(method, self._url(path, params), headers=merged, content=content)
         response = await self._transport.handle_async_request(request)
         try:
             await response.aread()
         finally:
             await response.aclose()
         return response
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
+        """Parsed URLs are remembered: parsing is a third of httpx's per-request cost, and a
+        pipeline calls the same few paths over and over."""
+        key = (path, tuple(params.items()) if params else ())
+        url = self._urls.get(key)
+        if url is None:
+            url = self._urls[key] = httpx.URL(self.base_url + path, params=params or None)
+            if len(self._urls) > URL_CACHE:
+                self._urls.popitem(last=False)
+        return url
 
     async def aclose(self) -> None:
         await self._transport.aclose()

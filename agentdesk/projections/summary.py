@@ -23,6 +23,7 @@ from agentdesk.engine.events import (
     RunFinished,
     RunStarted,
     StepFinished,
+    StepStarted,
     TokensCounted,
     ValidationFailed,
     ValidationRepaired,
@@ -57,6 +58,9 @@ class StepStats:
     refused: int = 0
     rejected: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    """Failed attempts by error (``HTTP 503``, ``timeout``)."""
+    failures: Counter[str] = field(default_factory=Counter)
+    """Failed step executions by reason (``breaker_open``, ``validation_failed``)."""
     latency: LatencyDigest = field(default_factory=LatencyDigest)
 
 
@@ -166,13 +170,17 @@ def _on_run_finished(s: RunSummary, e: RunFinished) -> None:
     s.duration.add(e.duration)
 
 
+def _on_step_started(s: RunSummary, e: StepStarted) -> None:
+    s.step(e.step).kind = e.kind  # steps are listed in the order they first start
+
+
 def _on_step_finished(s: RunSummary, e: StepFinished) -> None:
     stats = s.step(e.step)
-    stats.kind = e.kind
     if e.status == "ok":
         stats.ok += 1
     elif e.status == "failed":
         stats.failed += 1
+        stats.failures[e.error.split(":", 1)[0]] += 1
     stats.latency.add(e.duration)
 
 
@@ -238,6 +246,7 @@ def _on_tokens(s: RunSummary, e: TokensCounted) -> None:
 _HANDLERS: dict[type, Any] = {
     RunStarted: _on_run_started,
     RunFinished: _on_run_finished,
+    StepStarted: _on_step_started,
     StepFinished: _on_step_finished,
     AttemptFinished: _on_attempt_finished,
     RetryScheduled: _on_retry,
@@ -275,6 +284,7 @@ def _step_json(s: StepStats) -> dict[str, Any]:
         "refused": s.refused,
         "rejected": s.rejected,
         "errors": dict(s.errors.most_common()),
+        "failures": dict(s.failures.most_common()),
         "latency": _percentiles(s.latency),
     }
 

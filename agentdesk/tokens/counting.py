@@ -208,7 +208,7 @@ def _try_load(encoding: str) -> _Encoder | None:
 
 def _warn(encoding: str, exc: Exception) -> None:
     warnings.warn(
-        f"tiktoken could not load the {encoding} encoding ({type(exc).__name__}: {exc}); "
+        f"tiktoken could not load the {encoding} encoding ({type(exc).__name__}); "
         "token counts are approximate (about 4 characters per token). To count exactly, "
         "set TIKTOKEN_CACHE_DIR to a folder holding the tiktoken encoding files, or allow "
         "network access so tiktoken can download them.",
