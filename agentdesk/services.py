@@ -65,7 +65,7 @@ def _client(
         if world is None:
             raise ServiceConfigError(f"service {name!r} is a sim but no sims are running")
         base = "http://llm.sim/v1" if service.sim == "llm" else f"http://{service.sim}.sim"
-        return ServiceClient(name, base, SimTransport(world.app(service.sim)), headers)
+        return ServiceClient(name, base, SimTransport(world.app(name, service.sim)), headers)
     assert service.url is not None
     # The engine enforces timeouts on the loop's clock; httpx's own would bypass the policy.
     transport = httpx.AsyncHTTPTransport(retries=0)

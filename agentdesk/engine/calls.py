@@ -103,9 +103,11 @@ class CallExecutor:
         tries = 0
         while True:
             tries += 1
+            # The deadline is checked before the breaker admits: an admitted half-open probe
+            # must always be sent and recorded, or the breaker would wait for it forever.
+            timeout = _attempt_timeout(policy, deadline)
             attempt = attempts.next()
             await self._admit(state, step, breaker_name)
-            timeout = _attempt_timeout(policy, deadline)
             reply, failure, latency = await self._attempt(state, step, attempt, request, timeout)
             await self._record(state, breaker_name, failure, latency, policy)
             if failure is None:
@@ -125,7 +127,8 @@ class CallExecutor:
                         reason=decision.reason,
                     )
                 )
-                raise CallFailed(_give_up_kind(decision.reason), decision.reason, failure)
+                kind, _, detail = decision.reason.partition(": ")
+                raise CallFailed(kind, detail or decision.reason, failure)
             await state.emit(
                 RetryScheduled(
                     t=stamp(),
@@ -290,10 +293,6 @@ def _attempt_timeout(policy: PolicySpec, deadline: float | None) -> float | None
     if remaining <= 0:
         raise StepFailed("step_timeout", f"the step's {policy.timeout.step:g}s are used up")
     return remaining if limit is None else min(limit, remaining)
-
-
-def _give_up_kind(reason: str) -> str:
-    return reason.split(":", 1)[0]
 
 
 async def _emit_transition(state: RunState, transition: Transition | None) -> None:

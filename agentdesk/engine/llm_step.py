@@ -145,10 +145,11 @@ async def _complete(
     attempts: AttemptCounter,
     deadline: float | None,
 ) -> str:
-    prompt = count_chat(model, conversation)
+    wire_model = spec.name or model
+    prompt = count_chat(wire_model, conversation)
     _check_context(prompt.tokens, spec, call.step.max_tokens)
     body: dict[str, Any] = {
-        "model": spec.name or model,
+        "model": wire_model,
         "messages": conversation,
         "max_tokens": min(call.step.max_tokens, spec.max_output_tokens),
         "temperature": call.step.temperature,
@@ -163,7 +164,7 @@ async def _complete(
     )
     reply = await executor.call(state, call.path, request, policy, attempts, deadline)
     content, usage = _read_completion(reply.body)
-    completion = count_text(model, content)
+    completion = count_text(wire_model, content)
     await state.emit(
         TokensCounted(
             t=stamp(),

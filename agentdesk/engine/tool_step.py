@@ -37,6 +37,7 @@ async def run_tool_step(
         json=compiled.json.render(ctx) if compiled.json is not None else None,
     )
     refusal = check(rules_for(step), request.service, request.method, request.path)
+    refusal = refusal or _header_problem(request.headers)
     if refusal is None and not executor.knows(request.service):
         refusal = f"service {request.service!r} is not declared in the workspace"
     if refusal is not None:
@@ -54,6 +55,15 @@ async def run_tool_step(
         raise StepFailed("policy_violation", refusal)
     reply = await executor.call(state, path, request, policy, AttemptCounter(), deadline)
     return reply.body
+
+
+def _header_problem(headers: dict[str, str] | Any) -> str | None:
+    """A header HTTP cannot carry (non-ASCII, or a line break that would smuggle another
+    header in) is refused like any other request the step may not make."""
+    for name, value in headers.items():
+        if not (name + value).isascii() or any(c in name + value for c in "\r\n\0"):
+            return f"header {name!r} has a value HTTP cannot carry: {value[:40]!r}"
+    return None
 
 
 def _texts(mapping: Any) -> dict[str, str]:
