@@ -68,13 +68,10 @@ class Simulation:
         workspace = load_workspace(root, strict=False)
         loaded = load_pipeline(workspace, pipeline)
         scenario_name, raw = load_scenario(workspace, scenario or workspace.spec.scenario)
-        return cls(
-            workspace=workspace,
-            pipeline=loaded,
-            scenario_name=scenario_name,
-            scenario=validate_scenario(raw),
-            seed=workspace.spec.seed if seed is None else seed,
-        )
+        profile = validate_scenario(raw)
+        if seed is None:
+            seed = workspace.spec.seed if profile.seed is None else profile.seed
+        return cls(workspace, loaded, scenario_name, profile, seed)
 
     @property
     def real_clock(self) -> bool:
