@@ -24,7 +24,7 @@ from rich.text import Text
 
 from agentdesk import __version__
 from agentdesk.engine.events import AnyEvent, encode
-from agentdesk.errors import AgentdeskError, Problem, SpecError
+from agentdesk.errors import AgentdeskError, Problem, RunError, SpecError
 from agentdesk.projections.summary import RunSummary
 from agentdesk.reports import run_summary
 
@@ -139,7 +139,7 @@ def run(
                 )
             )
         else:
-            stdout.print(run_summary(summary, title))
+            stdout.print(run_summary(summary, title, real_clock=sim.real_clock))
         sys.exit(EXIT_OK if summary.statuses.get("ok", 0) == summary.finished else EXIT_RUN_FAILED)
 
 
@@ -206,7 +206,11 @@ def _event_log(path: Path | None) -> Iterator[Any]:
     if path is None:
         yield None
         return
-    with path.open("wb") as handle:
+    try:
+        handle = path.open("wb")
+    except OSError as exc:
+        raise RunError(f"{path}: cannot write the event log: {exc.strerror}") from exc
+    with handle:
         yield _writer(handle)
 
 
@@ -244,7 +248,7 @@ def _errors_reported() -> Iterator[None]:
         _print_problems(exc.problems)
         sys.exit(exc.exit_code)
     except AgentdeskError as exc:
-        stderr.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+        stderr.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")
@@ -261,4 +265,5 @@ def _print_problems(problems: list[Problem]) -> None:
         f"[bold red]{count} problem{'s' if count != 1 else ''}[/bold red] found; nothing ran:"
     )
     for problem in problems:
-        stderr.print(str(problem), markup=False, highlight=False)
+        # One problem, one line, whatever the terminal's width: editors and CI parse these.
+        click.echo(str(problem), err=True)

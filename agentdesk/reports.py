@@ -41,24 +41,28 @@ def _mix(counter: Iterable[tuple[str, int]]) -> Text:
     return Text(", ".join(f"{label} ×{count}" for label, count in counter) or "-")
 
 
-def run_summary(summary: RunSummary, title: str) -> RenderableType:
+def run_summary(summary: RunSummary, title: str, real_clock: bool = False) -> RenderableType:
     return Group(
-        _header(summary, title),
-        _steps_table(summary),
+        _header(summary, title, "elapsed" if real_clock else "simulated"),
+        _steps_table(summary, "real" if real_clock else "simulated"),
         _failures(summary),
         _services_table(summary),
-        *([_breakers_table(summary)] if summary.breakers else []),
+        *(
+            [_breakers_table(summary, "real" if real_clock else "simulated")]
+            if summary.breakers
+            else []
+        ),
         _outcomes(summary),
     )
 
 
-def _header(summary: RunSummary, title: str) -> Text:
+def _header(summary: RunSummary, title: str, clock: str) -> Text:
     p50, p95, p99 = _pcts(summary.duration)
     text = Text()
     text.append(title, style="bold")
     text.append(
         f"\n{summary.runs} run(s) · {summary.events} events · "
-        f"{ms(summary.sim_time)} simulated · run latency p50 {p50} p95 {p95} p99 {p99}"
+        f"{ms(summary.sim_time)} {clock} · run latency p50 {p50} p95 {p95} p99 {p99}"
     )
     tokens = summary.tokens
     if tokens.prompt or tokens.completion:
@@ -75,9 +79,9 @@ def _header(summary: RunSummary, title: str) -> Text:
     return text
 
 
-def _steps_table(summary: RunSummary) -> Table:
+def _steps_table(summary: RunSummary, clock: str) -> Table:
     table = Table(
-        title="Steps (latency in simulated time)",
+        title=f"Steps (latency in {clock} time)",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -144,9 +148,9 @@ def _services_table(summary: RunSummary) -> Table:
     return table
 
 
-def _breakers_table(summary: RunSummary) -> Table:
+def _breakers_table(summary: RunSummary, clock: str) -> Table:
     table = Table(title="Breakers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("breaker", "state", "opened", "history (simulated time)"):
+    for column in ("breaker", "state", "opened", f"history ({clock} time)"):
         table.add_column(column)
     for b in sorted(summary.breakers.values(), key=lambda b: b.name):
         history = Text()

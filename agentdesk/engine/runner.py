@@ -33,7 +33,7 @@ from agentdesk.engine.events import (
 from agentdesk.engine.llm_step import LLMCall, Message, run_llm_step
 from agentdesk.engine.policies.breaker import BreakerBoard
 from agentdesk.engine.rng import derive_seed
-from agentdesk.engine.state import RunState, StepFailed, stamp
+from agentdesk.engine.state import EPOCH, RunState, StepFailed, stamp
 from agentdesk.engine.structured import SchemaValidator
 from agentdesk.engine.tool_step import run_tool_step
 from agentdesk.engine.transport import ServiceClient
@@ -94,6 +94,8 @@ class Engine:
         self._prepare(pipeline.spec.steps)
         self.board = BreakerBoard(self._breaker_spec, _loop_time)
         self._executor = CallExecutor(clients, self.board)
+        self.epoch: float | None = None
+        """Loop time of the first run; every event's ``t`` counts from it."""
 
     # --- preparation (once per engine) --------------------------------------------------------
 
@@ -132,6 +134,9 @@ class Engine:
     # --- running ------------------------------------------------------------------------------
 
     async def run(self, input: Any, session: int = 0) -> RunResult:
+        if self.epoch is None:
+            self.epoch = _loop_time()
+        EPOCH.set(self.epoch)
         run_id = run_id_for(self.pipeline.spec.name, self.seed, session)
         state = RunState(
             run_id=run_id,

@@ -8,6 +8,7 @@ other's state — only the breakers are shared, on purpose.
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +44,16 @@ class RunState:
         await self.bus.publish(event)
 
 
+EPOCH: ContextVar[float] = ContextVar("agentdesk_epoch", default=0.0)
+"""The loop time the current batch of runs started at; event times are measured from it, so
+they read the same on the virtual clock (which starts at 0) and on a real one (whose loop
+time counts from the machine's boot)."""
+
+
 def stamp() -> float:
-    """The loop's time, rounded to the microsecond for byte-stable logs."""
-    return round(asyncio.get_running_loop().time(), 6)
+    """Seconds since the batch started on the loop's clock, rounded to the microsecond for
+    byte-stable logs."""
+    return round(asyncio.get_running_loop().time() - EPOCH.get(), 6)
 
 
 class StepFailed(Exception):
