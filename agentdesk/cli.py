@@ -51,13 +51,15 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
     """agentdesk — see and fix what the orchestration layer of an LLM pipeline does."""
     warnings.showwarning = _show_warning
     if ctx.invoked_subcommand is None:
+        # Until the TUI lands, the main job is the demo run: long enough in simulated time for
+        # the payments storm to trip the breaker, keep it open, and let it close again.
         ctx.invoke(
             run,
             pipeline="support-triage",
             workspace=workspace,
             scenario="payments-503-storm",
-            sessions=25,
-            runs=200,
+            sessions=20,
+            runs=600,
         )
 
 

@@ -42,12 +42,14 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_bare_agentdesk_runs_the_demo_storm(tmp_path: Path) -> None:
-    """What the README's quick start promises: 200 sessions through a payments 503 storm."""
+    """What the README's quick start promises: 600 runs through a payments 503 storm that trips
+    the breaker, which closes again once the storm is over."""
     done = _agentdesk(cwd=tmp_path)
     assert done.returncode == 1, done.stderr  # some runs stop: the breaker opens
     out = flat(done.stdout)
     assert "support-triage · scenario payments-503-storm · seed 42 · virtual clock" in out
-    assert "200 run(s)" in out and "service:payments" in out
+    assert "600 run(s)" in out and "service:payments" in out
+    assert "half_open→closed" in out
     assert "Traceback" not in done.stderr
 
 
