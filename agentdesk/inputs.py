@@ -22,7 +22,7 @@ def read_inputs(
     if inputs_file is not None:
         items = _read_lines(inputs_file)
     elif input_json is not None:
-        items = [(Problem("--input", 0, 0, ""), _parse("--input", 0, input_json))]
+        items = [(Problem("--input", 0, 0, ""), _parse(input_json))]
     else:
         items = [(Problem("pipeline input.example", 0, 0, ""), default)]
     return _checked(items, schema)
@@ -34,7 +34,7 @@ def _read_lines(path: Path) -> list[tuple[Problem, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(str(path), 0, 0, f"cannot read: {exc}")]) from exc
     items = [
-        (Problem(str(path), number, 0, ""), _parse(str(path), number, line))
+        (Problem(str(path), number, 0, ""), _parse(line))
         for number, line in enumerate(text.splitlines(), start=1)
         if line.strip()
     ]
@@ -48,7 +48,7 @@ class _Unparsed:
         self.message = message
 
 
-def _parse(origin: str, line: int, text: str) -> Any:
+def _parse(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
