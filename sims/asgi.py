@@ -8,12 +8,13 @@ the sims exist to get wrong on purpose; a regex router and two coroutines are en
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
+
+import msgspec
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,7 +42,7 @@ class Request:
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
-        return json.loads(self.body) if self.body else None
+        return msgspec.json.decode(self.body) if self.body else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Reply:
     def body(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        return msgspec.json.encode(self.payload)
 
 
 H = TypeVar("H")

@@ -241,7 +241,7 @@ class CallExecutor:
 
 
 def _interpret(response: httpx.Response) -> tuple[Reply | None, Failure | None]:
-    headers = {k.lower(): v for k, v in response.headers.items()}
+    headers = response.headers  # case-insensitive already
     if response.status_code >= 400:
         message = f"HTTP {response.status_code}"
         detail = _error_message(response.content)
