@@ -109,10 +109,13 @@ def run(
 ) -> None:
     """Run PIPELINE (a name from pipelines/ or a path) against the sims, and summarise it."""
     with _errors_reported():
+        from agentdesk.inputs import read_inputs
         from agentdesk.simulation import Simulation, find_workspace
 
         sim = Simulation.prepare(find_workspace(workspace), pipeline, scenario, seed)
-        inputs = _inputs(sim.default_input(), input_json, inputs_file, sim.pipeline.spec.input)
+        inputs = read_inputs(
+            sim.default_input(), input_json, inputs_file, sim.pipeline.spec.input.schema_
+        )
         total = runs or max(len(inputs), sessions)
         summary = RunSummary()
         with _event_log(events_file) as write:
@@ -195,12 +198,6 @@ def serve(
             asyncio.run(serve_sims(world, host=host, port=port, ready=ready))
         except KeyboardInterrupt:
             stderr.print("stopped")
-
-
-def _inputs(default: Any, input_json: str | None, inputs_file: Path | None, spec: Any) -> list[Any]:
-    from agentdesk.inputs import read_inputs
-
-    return read_inputs(default, input_json, inputs_file, spec.schema_)
 
 
 @contextmanager

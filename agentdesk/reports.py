@@ -8,7 +8,6 @@ never through markup.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -176,10 +175,3 @@ def _outcomes(summary: RunSummary) -> Table:
 
 def _red(count: int) -> Text:
     return Text(str(count), style="red" if count else "")
-
-
-def problems(lines: Iterable[Any]) -> Text:
-    text = Text()
-    for line in lines:
-        text.append(str(line) + "\n")
-    return text

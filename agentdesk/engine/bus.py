@@ -69,7 +69,6 @@ class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._subscriptions: list[Subscription] = []
-        self.published = 0
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -84,7 +83,6 @@ class EventBus:
         self._subscriptions.remove(sub)
 
     async def publish(self, event: AnyEvent) -> None:
-        self.published += 1
         for listener in self._listeners:
             listener(event)
         for sub in self._subscriptions:

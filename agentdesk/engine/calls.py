@@ -87,7 +87,6 @@ class CallExecutor:
     def __init__(self, clients: Mapping[str, ServiceClient], board: BreakerBoard) -> None:
         self._clients = clients
         self.board = board
-        self._retry_policies: dict[int, RetryPolicy] = {}
 
     async def call(
         self,
@@ -98,7 +97,7 @@ class CallExecutor:
         attempts: AttemptCounter,
         deadline: float | None,
     ) -> Reply:
-        retry = self._retry_policy(policy)
+        retry = RetryPolicy(policy.retry)
         breaker_name = f"model:{request.model}" if request.model else f"service:{request.service}"
         tries = 0
         while True:
@@ -144,13 +143,6 @@ class CallExecutor:
 
     def knows(self, service: str) -> bool:
         return service in self._clients
-
-    def _retry_policy(self, policy: PolicySpec) -> RetryPolicy:
-        key = id(policy.retry)
-        found = self._retry_policies.get(key)
-        if found is None:
-            found = self._retry_policies[key] = RetryPolicy(policy.retry)
-        return found
 
     async def _admit(self, state: RunState, step: str, breaker_name: str) -> None:
         admission = self.board.get(breaker_name).admit()

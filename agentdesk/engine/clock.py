@@ -73,8 +73,3 @@ def run_virtual(main: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh virtual-clock loop (like ``asyncio.run``)."""
     with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
         return runner.run(main)
-
-
-def is_virtual(loop: asyncio.AbstractEventLoop | None = None) -> bool:
-    """True when running on simulated time."""
-    return isinstance(loop or asyncio.get_running_loop(), VirtualClockLoop)

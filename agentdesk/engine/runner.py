@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agentdesk.engine.bus import EventBus
@@ -92,7 +92,7 @@ class Engine:
         self._breaker_specs: dict[str, BreakerSpec] = {}
         self._positions: dict[int, dict[str, int]] = {}
         self._prepare(pipeline.spec.steps)
-        self.board = BreakerBoard(self._breaker_spec, _loop_time)
+        self.board = BreakerBoard(self._breaker_spec, RunState.now)
         self._executor = CallExecutor(clients, self.board)
         self.epoch: float | None = None
         """Loop time of the first run; every event's ``t`` counts from it."""
@@ -135,7 +135,7 @@ class Engine:
 
     async def run(self, input: Any, session: int = 0) -> RunResult:
         if self.epoch is None:
-            self.epoch = _loop_time()
+            self.epoch = RunState.now()
         EPOCH.set(self.epoch)
         run_id = run_id_for(self.pipeline.spec.name, self.seed, session)
         state = RunState(
@@ -144,7 +144,7 @@ class Engine:
             seed=self.seed,
             input=input,
             bus=self.bus,
-            started=_loop_time(),
+            started=RunState.now(),
         )
         await state.emit(
             RunStarted(
@@ -214,39 +214,34 @@ class Engine:
         path = prefix + step.id
         await state.emit(StepStarted(t=stamp(), run_id=state.run_id, step=path, kind=step.kind))
         started = state.now()
+        failure: StepFailed | None = None
+        output: Any = None
+        jump: str | None = None
         try:
             output, jump = await self._execute_checked(state, step, path)
         except StepFailed as exc:
             exc.step_path = exc.step_path or path
-            await state.emit(
-                StepFinished(
-                    t=stamp(),
-                    run_id=state.run_id,
-                    step=path,
-                    kind=step.kind,
-                    status="failed",
-                    duration=round(state.now() - started, 6),
-                    error=str(exc),
-                )
-            )
-            if step.on_error == "fail":
-                raise
-            state.outputs[step.id] = None
-            return step.next if step.on_error == "continue" else step.on_error
-        state.outputs[step.id] = output
-        state.last_step = step.id
+            failure = exc
         await state.emit(
             StepFinished(
                 t=stamp(),
                 run_id=state.run_id,
                 step=path,
                 kind=step.kind,
-                status="ok",
+                status="ok" if failure is None else "failed",
                 duration=round(state.now() - started, 6),
                 output=output,
+                error="" if failure is None else str(failure),
             )
         )
-        return jump or step.next
+        if failure is None:
+            state.outputs[step.id] = output
+            state.last_step = step.id
+            return jump or step.next
+        if step.on_error == "fail":
+            raise failure
+        state.outputs[step.id] = None
+        return step.next if step.on_error == "continue" else step.on_error
 
     async def _execute_checked(
         self, state: RunState, step: AnyStep, path: str
@@ -273,8 +268,8 @@ class Engine:
         if isinstance(step, LLMStep):
             policy = self._policy(step)
             call = self._llm_calls[step.id]
-            if call.path != path:
-                call = LLMCall(call.step, path, call.models, call.validator, call.schema)
+            if call.path != path:  # a step inside a loop: review[2]/judge
+                call = replace(call, path=path)
             return await run_llm_step(
                 self._executor,
                 state,
@@ -362,7 +357,3 @@ class Engine:
 
 def _deadline(state: RunState, policy: PolicySpec) -> float | None:
     return None if policy.timeout.step is None else state.now() + policy.timeout.step
-
-
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()

@@ -108,8 +108,6 @@ class RunSummary:
         self.tokens = TokenTotals()
         self.events = 0
         self.sim_time = 0.0
-        self.pipelines: set[str] = set()
-        self.scenarios: set[str] = set()
 
     def apply(self, event: AnyEvent) -> None:
         self.events += 1
@@ -159,8 +157,6 @@ class RunSummary:
 
 def _on_run_started(s: RunSummary, e: RunStarted) -> None:
     s.runs += 1
-    s.pipelines.add(e.pipeline)
-    s.scenarios.add(e.scenario)
 
 
 def _on_run_finished(s: RunSummary, e: RunFinished) -> None:
