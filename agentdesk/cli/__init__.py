@@ -1,0 +1,42 @@
+"""The command line: parses, calls the modules that do the work, prints with Rich.
+
+One module per command (``run``, ``check``, ``sims``…); ``console`` holds what they share —
+the consoles, the exit codes (documented in the README), common options and error reporting.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from agentdesk import __version__
+from agentdesk.cli.check import check
+from agentdesk.cli.console import show_warning, workspace_option
+from agentdesk.cli.run import run
+from agentdesk.cli.sims import sims
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agentdesk")
+@workspace_option
+@click.pass_context
+def main(ctx: click.Context, workspace: Path | None) -> None:
+    """agentdesk — see and fix what the orchestration layer of an LLM pipeline does."""
+    warnings.showwarning = show_warning
+    if ctx.invoked_subcommand is None:
+        # Until the TUI lands, the main job is the demo run: long enough in simulated time for
+        # the payments storm to trip the breaker, keep it open, and let it close again.
+        ctx.invoke(
+            run,
+            pipeline="support-triage",
+            workspace=workspace,
+            scenario="payments-503-storm",
+            sessions=20,
+            runs=600,
+        )
+
+
+for command in (run, check, sims):
+    main.add_command(command)
