@@ -1,4 +1,4 @@
-"""Token counting (and, later, pricing): headless, importable without the UI or the store."""
+"""Token counting and pricing: headless, importable without the UI or the store."""
 
 from agentdesk.tokens.counting import (
     TokenCount,
