@@ -175,7 +175,7 @@ class LiveControl:
         self._stopping = True
         task = self._task
         if task is not None:
-            self._on_loop(task.cancel)
+            self._on_loop(lambda: _cancel(task))
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -323,6 +323,10 @@ class LiveControl:
 
     def _count(self, _: object) -> None:
         self.finished_runs += 1
+
+
+def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
 
 
 def shifted(scenario: Scenario, offset: float) -> Scenario:
