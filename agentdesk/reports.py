@@ -30,6 +30,13 @@ def ms(seconds: float) -> str:
     return f"{minutes:.0f}m{rest:02.0f}s"
 
 
+def dollars(value: float) -> str:
+    """Money, with enough digits that a fraction of a cent still shows: $0.000412, $1.2345."""
+    if value == 0:
+        return "$0"
+    return f"${value:.6f}" if value < 0.01 else f"${value:,.4f}"
+
+
 def _pcts(digest: LatencyDigest) -> tuple[str, str, str]:
     if not digest.count:
         return ("-", "-", "-")
@@ -45,6 +52,8 @@ def run_summary(summary: RunSummary, title: str, real_clock: bool = False) -> Re
         _header(summary, title, "elapsed" if real_clock else "simulated"),
         _steps_table(summary, "real" if real_clock else "simulated"),
         _failures(summary),
+        *([_tokens_table(summary)] if summary.models else []),
+        *([_budgets_table(summary)] if summary.budgets.scopes else []),
         _services_table(summary),
         *(
             [_breakers_table(summary, "real" if real_clock else "simulated")]
@@ -68,7 +77,10 @@ def _header(summary: RunSummary, title: str, clock: str) -> Text:
         mark = "~" if tokens.approximate else ""
         text.append(
             f"\ntokens {mark}{tokens.prompt:,} prompt + {mark}{tokens.completion:,} completion"
+            f" · cost {dollars(tokens.usd)}"
         )
+        if tokens.unpriced:
+            text.append("  (some models have no price: counted as $0)", style="yellow")
         if tokens.approximate:
             text.append("  (approximate: tiktoken encodings unavailable)", style="yellow")
         if tokens.disagreements:
@@ -124,6 +136,70 @@ def _failures(summary: RunSummary) -> Text:
     if text:
         text = Text("Trouble by step\n", style="italic") + text
     return text
+
+
+def _tokens_table(summary: RunSummary) -> Table:
+    """agentdesk's own count beside the provider's reported usage, per model."""
+    table = Table(
+        title="Tokens: agentdesk's count vs the provider's usage",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("model")
+    for column in ("calls", "prompt", "reported", "completion", "reported", "cost", "mismatch"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, t in sorted(summary.models.items()):
+        mark = "~" if t.approximate else ""
+        table.add_row(
+            Text(name),
+            str(t.calls),
+            f"{mark}{t.prompt:,}",
+            _reported(t.reported_prompt, t.prompt),
+            f"{mark}{t.completion:,}",
+            _reported(t.reported_completion, t.completion),
+            Text(dollars(t.usd)) if t.unpriced is False else Text("unpriced", style="yellow"),
+            _red(t.disagreements),
+        )
+    return table
+
+
+def _reported(reported: int, local: int) -> Text:
+    return Text(f"{reported:,}", style="yellow" if reported != local else "dim")
+
+
+def _budgets_table(summary: RunSummary) -> Table:
+    runs = "this run" if summary.runs == 1 else "the most any run spent"
+    table = Table(
+        title=f"Budgets (used: {runs})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    for column in ("scope", "budget", "used", "limit", "use", "stopped runs"):
+        table.add_column(column, justify="left" if column in ("scope", "budget") else "right")
+    for scope, b in sorted(summary.budgets.scopes.items()):
+        used = b.last if summary.runs == 1 else b.peak
+        for kind, limit in b.limits.items():
+            value = used.get(kind, 0.0)
+            share = value / limit if limit else 0.0
+            style = "red" if b.exhausted[kind] else ("yellow" if share >= 0.8 else "")
+            table.add_row(
+                scope,
+                kind,
+                _amount(kind, value),
+                _amount(kind, limit),
+                Text(f"{share:.0%}", style=style),
+                _red(b.exhausted[kind]),
+            )
+    if summary.budgets.output_limited:
+        table.caption = f"{summary.budgets.output_limited} call(s) had their output bound lowered"
+    return table
+
+
+def _amount(kind: str, value: float) -> str:
+    if kind == "usd":
+        return dollars(value)
+    if kind == "seconds":
+        return ms(value)
+    return f"{value:,.0f}"
 
 
 def _zero(count: int) -> Text:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import msgspec
 
+from agentdesk.engine import spending
 from agentdesk.engine.events import (
     AttemptFinished,
     AttemptStarted,
@@ -81,6 +82,22 @@ class AttemptCounter:
         return self.count
 
 
+class AttemptMeter(Protocol):
+    """Bills a call's attempts (model calls): may lower or refuse each one before it is sent.
+
+    ``before`` returns the request to send (its output bound lowered to what the budget can
+    pay for) or stops the run; ``after`` is always called once ``before`` succeeded — also
+    when the breaker rejected the attempt, so a reservation is never left behind."""
+
+    async def before(
+        self, state: RunState, step: str, attempt: int, request: Request
+    ) -> Request: ...
+
+    async def after(
+        self, state: RunState, step: str, attempt: int, reply: Reply | None, failure: Failure | None
+    ) -> None: ...
+
+
 class CallExecutor:
     """Makes calls for every run of one engine; breakers are shared across those runs."""
 
@@ -96,22 +113,32 @@ class CallExecutor:
         policy: PolicySpec,
         attempts: AttemptCounter,
         deadline: float | None,
+        meter: AttemptMeter | None = None,
     ) -> Reply:
         retry = RetryPolicy(policy.retry)
         breaker_name = f"model:{request.model}" if request.model else f"service:{request.service}"
         tries = 0
         while True:
             tries += 1
-            # The deadline is checked before the breaker admits: an admitted half-open probe
-            # must always be sent and recorded, or the breaker would wait for it forever.
-            timeout = _attempt_timeout(policy, deadline)
+            # Deadlines and budgets are checked before the breaker admits: an admitted
+            # half-open probe must always be sent and recorded, or the breaker would wait for
+            # it forever.
+            timeout = await spending.bound_timeout(state, step, _attempt_timeout(policy, deadline))
             attempt = attempts.next()
-            await self._admit(state, step, breaker_name)
-            reply, failure, latency = await self._attempt(state, step, attempt, request, timeout)
+            sent = request if meter is None else await meter.before(state, step, attempt, request)
+            reply: Reply | None = None
+            failure: Failure | None = None
+            try:
+                await self._admit(state, step, breaker_name)
+                reply, failure, latency = await self._attempt(state, step, attempt, sent, timeout)
+            finally:
+                if meter is not None:
+                    await meter.after(state, step, attempt, reply, failure)
             await self._record(state, breaker_name, failure, latency, policy)
             if failure is None:
                 assert reply is not None
                 return reply
+            await spending.within_time(state, step)
             remaining = None if deadline is None else deadline - state.now()
             decision = retry.decide(
                 tries, failure, rng_for(state.seed, state.run_id, step, attempt), remaining
@@ -128,6 +155,7 @@ class CallExecutor:
                 )
                 kind, _, detail = decision.reason.partition(": ")
                 raise CallFailed(kind, detail or decision.reason, failure)
+            await spending.afford_wait(state, step, decision.delay)
             await state.emit(
                 RetryScheduled(
                     t=stamp(),

@@ -182,6 +182,11 @@ class CallRefused(Event, frozen=True, tag="call_refused"):
 
 
 class TokensCounted(Event, frozen=True, tag="tokens_counted"):
+    """One billed LLM attempt: agentdesk's own count, the provider's, and what it cost.
+
+    Emitted for every attempt the provider answered — validation failures and unreadable
+    bodies included, since those tokens are paid for too."""
+
     step: str
     attempt: int
     model: str
@@ -190,6 +195,63 @@ class TokensCounted(Event, frozen=True, tag="tokens_counted"):
     approximate: bool = False
     reported_prompt_tokens: int | None = None
     reported_completion_tokens: int | None = None
+    cached_prompt_tokens: int = 0
+    """Prompt tokens the provider reported as served from its cache (billed cheaper)."""
+    usd: float = 0.0
+    """The attempt's cost at the model's price, from agentdesk's counts."""
+    priced: bool = True
+    """False when no price is known for the model (its cost shows as 0 and unpriced)."""
+
+
+class UsageMismatch(Event, frozen=True, tag="usage_mismatch"):
+    """The provider's reported usage disagrees with agentdesk's own count."""
+
+    step: str
+    attempt: int
+    model: str
+    prompt_tokens: int
+    reported_prompt_tokens: int | None
+    completion_tokens: int
+    reported_completion_tokens: int | None
+
+
+# --- budgets --------------------------------------------------------------------------------
+
+BudgetScope = Literal["run", "session"]
+
+
+class BudgetUpdated(Event, frozen=True, tag="budget_updated"):
+    """A scope's spend after a charge; only scopes with limits are reported."""
+
+    scope: BudgetScope
+    session: int
+    used: dict[str, float]
+    """Spend by kind: ``tokens``, ``usd``, ``seconds``, ``steps``."""
+    limits: dict[str, float]
+    """The limits that apply, by kind."""
+
+
+class OutputLimited(Event, frozen=True, tag="output_limited"):
+    """A budget lowered an LLM call's output bound to what it can still pay for."""
+
+    step: str
+    attempt: int
+    model: str
+    requested: int
+    allowed: int
+    budget: str
+    """Which budget bound it: ``run:usd``, ``session:tokens``…"""
+
+
+class BudgetExhausted(Event, frozen=True, tag="budget_exhausted"):
+    """A step or call was refused: it would have taken a budget over its limit."""
+
+    step: str
+    scope: BudgetScope
+    kind: Literal["tokens", "usd", "seconds", "steps"]
+    used: float
+    limit: float
+    needed: float
 
 
 AnyEvent = (
@@ -210,6 +272,10 @@ AnyEvent = (
     | ValidationRepaired
     | CallRefused
     | TokensCounted
+    | UsageMismatch
+    | BudgetUpdated
+    | OutputLimited
+    | BudgetExhausted
 )
 
 _encoder = msgspec.json.Encoder()

@@ -14,13 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentdesk.engine.billing import LLMBilling, completion_text
 from agentdesk.engine.calls import AttemptCounter, CallExecutor, CallFailed, Request
-from agentdesk.engine.events import (
-    FallbackTaken,
-    TokensCounted,
-    ValidationFailed,
-    ValidationRepaired,
-)
+from agentdesk.engine.events import FallbackTaken, ValidationFailed, ValidationRepaired
 from agentdesk.engine.state import RunState, StepFailed, stamp
 from agentdesk.engine.structured import (
     OutputParseError,
@@ -29,7 +25,8 @@ from agentdesk.engine.structured import (
     repair_message,
 )
 from agentdesk.spec.models import LLMStep, ModelSpec, PolicySpec
-from agentdesk.tokens.counting import count_chat, count_text
+from agentdesk.tokens.counting import count_chat
+from agentdesk.tokens.prices import PriceBook
 
 Message = dict[str, str]
 
@@ -51,6 +48,7 @@ class LLMCall:
     models: Mapping[str, ModelSpec]
     validator: SchemaValidator | None
     schema: dict[str, Any] | None
+    prices: PriceBook
 
 
 async def run_llm_step(
@@ -148,10 +146,11 @@ async def _complete(
     wire_model = spec.name or model
     prompt = count_chat(wire_model, conversation)
     _check_context(prompt.tokens, spec, call.step.max_tokens)
+    max_tokens = min(call.step.max_tokens, spec.max_output_tokens)
     body: dict[str, Any] = {
         "model": wire_model,
         "messages": conversation,
-        "max_tokens": min(call.step.max_tokens, spec.max_output_tokens),
+        "max_tokens": max_tokens,
         "temperature": call.step.temperature,
     }
     if call.schema is not None:
@@ -162,34 +161,12 @@ async def _complete(
     request = Request(
         service=spec.service, method="POST", path="/chat/completions", json=body, model=model
     )
-    reply = await executor.call(state, call.path, request, policy, attempts, deadline)
-    content, usage = _read_completion(reply.body)
-    completion = count_text(wire_model, content)
-    await state.emit(
-        TokensCounted(
-            t=stamp(),
-            run_id=state.run_id,
-            step=call.path,
-            attempt=attempts.count,
-            model=model,
-            prompt_tokens=prompt.tokens,
-            completion_tokens=completion.tokens,
-            approximate=prompt.approximate or completion.approximate,
-            reported_prompt_tokens=usage.get("prompt_tokens"),
-            reported_completion_tokens=usage.get("completion_tokens"),
-        )
-    )
+    billing = LLMBilling(model, wire_model, prompt, max_tokens, call.prices.price_for(model))
+    reply = await executor.call(state, call.path, request, policy, attempts, deadline, billing)
+    content = completion_text(reply.body)
+    if content is None:
+        raise StepFailed("malformed_response", "the reply has no choices[0].message.content")
     return content
-
-
-def _read_completion(body: Any) -> tuple[str, dict[str, int]]:
-    try:
-        content = body["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise StepFailed("malformed_response", f"no choices[0].message.content ({exc})") from exc
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    reported = {k: v for k, v in usage.items() if isinstance(v, int)}
-    return ("" if content is None else str(content)), reported
 
 
 def _validate(validator: SchemaValidator, content: str) -> tuple[Any, list[str]]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agentdesk.engine import spending
 from agentdesk.engine.bus import EventBus
 from agentdesk.engine.calls import CallExecutor
 from agentdesk.engine.events import (
@@ -32,8 +33,9 @@ from agentdesk.engine.events import (
 )
 from agentdesk.engine.llm_step import LLMCall, Message, run_llm_step
 from agentdesk.engine.policies.breaker import BreakerBoard
+from agentdesk.engine.policies.budget import BudgetMeter, Limits, RunBudget
 from agentdesk.engine.rng import derive_seed
-from agentdesk.engine.state import EPOCH, RunState, StepFailed, stamp
+from agentdesk.engine.state import EPOCH, BudgetStop, RunState, StepFailed, stamp
 from agentdesk.engine.structured import SchemaValidator
 from agentdesk.engine.tool_step import run_tool_step
 from agentdesk.engine.transport import ServiceClient
@@ -41,6 +43,7 @@ from agentdesk.spec.loader import LoadedPipeline, Workspace
 from agentdesk.spec.models import (
     AnyStep,
     BreakerSpec,
+    BudgetsSpec,
     LLMStep,
     LoopStep,
     ParallelStep,
@@ -50,6 +53,7 @@ from agentdesk.spec.models import (
     ValidateStep,
 )
 from agentdesk.spec.templates import TemplateRenderError
+from agentdesk.tokens.prices import PriceBook
 
 END = "end"
 
@@ -81,6 +85,7 @@ class Engine:
         *,
         seed: int,
         scenario: str,
+        budgets: BudgetsSpec | None = None,
     ) -> None:
         self.workspace = workspace
         self.pipeline = pipeline
@@ -91,6 +96,13 @@ class Engine:
         self._llm_calls: dict[str, LLMCall] = {}
         self._breaker_specs: dict[str, BreakerSpec] = {}
         self._positions: dict[int, dict[str, int]] = {}
+        self.prices = PriceBook(workspace.spec.models)
+        self.budgets = workspace.spec.budgets.overridden_by(pipeline.spec.budgets).overridden_by(
+            budgets
+        )
+        self._run_limits = Limits.from_spec(self.budgets.run)
+        self._session_limits = Limits.from_spec(self.budgets.session)
+        self._sessions: dict[int, BudgetMeter] = {}
         self._prepare(pipeline.spec.steps)
         self.board = BreakerBoard(self._breaker_spec, RunState.now)
         self._executor = CallExecutor(clients, self.board)
@@ -121,6 +133,7 @@ class Engine:
             models=self.workspace.spec.models,
             validator=self._validators.get(step.id),
             schema=self.pipeline.schemas.get(step.id),
+            prices=self.prices,
         )
         for model in (step.model, *step.fallback):
             self._breaker_specs.setdefault(f"model:{model}", self._policy(step).breaker)
@@ -146,6 +159,7 @@ class Engine:
             bus=self.bus,
             started=RunState.now(),
         )
+        state.budget = self._budget_for(session, state.started)
         await state.emit(
             RunStarted(
                 t=stamp(),
@@ -163,7 +177,7 @@ class Engine:
             await self._run_sequence(state, self.pipeline.spec.steps, "")
             output = state.outputs.get(state.last_step) if state.last_step else None
         except StepFailed as exc:
-            status, reason = "failed", f"{exc.reason}: {exc.step_path}"
+            status, reason = "failed", exc.stop_reason
             output = dict(state.outputs)
         duration = round(state.now() - state.started, 6)
         await state.emit(
@@ -177,6 +191,16 @@ class Engine:
             )
         )
         return RunResult(run_id, session, status, reason, output, duration)
+
+    def _budget_for(self, session: int, now: float) -> RunBudget | None:
+        meters = []
+        if self._run_limits:
+            meters.append(BudgetMeter("run", self._run_limits, now))
+        if self._session_limits:
+            if session not in self._sessions:
+                self._sessions[session] = BudgetMeter("session", self._session_limits, now)
+            meters.append(self._sessions[session])
+        return RunBudget(meters) if meters else None
 
     async def run_sessions(
         self,
@@ -212,6 +236,7 @@ class Engine:
 
     async def _run_step(self, state: RunState, step: AnyStep, prefix: str) -> str | None:
         path = prefix + step.id
+        await spending.admit_step(state, path)
         await state.emit(StepStarted(t=stamp(), run_id=state.run_id, step=path, kind=step.kind))
         started = state.now()
         failure: StepFailed | None = None
@@ -238,7 +263,7 @@ class Engine:
             state.outputs[step.id] = output
             state.last_step = step.id
             return jump or step.next
-        if step.on_error == "fail":
+        if step.on_error == "fail" or isinstance(failure, BudgetStop):
             raise failure
         state.outputs[step.id] = None
         return step.next if step.on_error == "continue" else step.on_error

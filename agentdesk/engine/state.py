@@ -14,6 +14,7 @@ from typing import Any
 
 from agentdesk.engine.bus import EventBus
 from agentdesk.engine.events import AnyEvent
+from agentdesk.engine.policies.budget import Exhausted, RunBudget
 
 
 @dataclass
@@ -28,6 +29,8 @@ class RunState:
     started: float = 0.0
     last_step: str | None = None
     """The id of the last step that finished with an output: its output is the run's."""
+    budget: RunBudget | None = None
+    """The budgets this run answers to (its own and its session's), if any are set."""
 
     def context(self) -> dict[str, Any]:
         """The template context: ``input``, ``steps`` and (inside a loop) ``loop``."""
@@ -65,3 +68,20 @@ class StepFailed(Exception):
         self.detail = detail
         self.step_path = ""
         """The path of the step it happened in; set by the runner where it is first caught."""
+
+    @property
+    def stop_reason(self) -> str:
+        """The run's stop reason when this failure ends it: ``{reason}: {step path}``."""
+        return f"{self.reason}: {self.step_path}"
+
+
+class BudgetStop(StepFailed):
+    """A budget refused a step or call: the run stops whatever the step's ``on_error`` says."""
+
+    def __init__(self, exhausted: Exhausted) -> None:
+        super().__init__("budget_exhausted", f"{exhausted.scope} {exhausted.kind}")
+        self.exhausted = exhausted
+
+    @property
+    def stop_reason(self) -> str:
+        return f"budget_exhausted: {self.exhausted.kind}"

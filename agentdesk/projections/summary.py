@@ -16,15 +16,19 @@ from agentdesk.engine.events import (
     AnyEvent,
     AttemptFinished,
     BreakerTransition,
+    BudgetExhausted,
+    BudgetUpdated,
     CallRefused,
     CallRejected,
     FallbackTaken,
+    OutputLimited,
     RetryScheduled,
     RunFinished,
     RunStarted,
     StepFinished,
     StepStarted,
     TokensCounted,
+    UsageMismatch,
     ValidationFailed,
     ValidationRepaired,
 )
@@ -57,6 +61,8 @@ class StepStats:
     invalid_outputs: int = 0
     refused: int = 0
     rejected: int = 0
+    tokens: int = 0
+    usd: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
     """Failed attempts by error (``HTTP 503``, ``timeout``)."""
     failures: Counter[str] = field(default_factory=Counter)
@@ -84,13 +90,62 @@ class BreakerHistory:
 
 @dataclass
 class TokenTotals:
+    """Tokens and cost of billed LLM attempts: agentdesk's count beside the provider's."""
+
+    calls: int = 0
     prompt: int = 0
     completion: int = 0
     reported_prompt: int = 0
     reported_completion: int = 0
+    cached_prompt: int = 0
+    usd: float = 0.0
     approximate: bool = False
+    unpriced: bool = False
+    """At least one call was to a model with no known price (counted as $0)."""
     disagreements: int = 0
     """LLM attempts where the provider's reported usage differs from the local count."""
+
+    def add(self, e: TokensCounted) -> None:
+        self.calls += 1
+        self.prompt += e.prompt_tokens
+        self.completion += e.completion_tokens
+        self.reported_prompt += e.reported_prompt_tokens or 0
+        self.reported_completion += e.reported_completion_tokens or 0
+        self.cached_prompt += e.cached_prompt_tokens
+        self.usd += e.usd
+        self.approximate = self.approximate or e.approximate
+        self.unpriced = self.unpriced or not e.priced
+
+
+@dataclass
+class ScopeBudget:
+    """One budget scope (``run`` or ``session``) across the runs folded so far."""
+
+    limits: dict[str, float] = field(default_factory=dict)
+    peak: dict[str, float] = field(default_factory=dict)
+    """The most any one run (or session) spent, by kind."""
+    last: dict[str, float] = field(default_factory=dict)
+    """What the most recent run (or session) had spent at its last charge."""
+    exhausted: Counter[str] = field(default_factory=Counter)
+    """Runs stopped by this scope, by kind."""
+
+    def update(self, used: dict[str, float], limits: dict[str, float]) -> None:
+        self.limits = dict(limits)
+        self.last = dict(used)
+        for kind, value in used.items():
+            self.peak[kind] = max(self.peak.get(kind, 0.0), value)
+
+
+@dataclass
+class BudgetTotals:
+    scopes: dict[str, ScopeBudget] = field(default_factory=dict)
+    output_limited: int = 0
+    """LLM calls whose output bound a budget lowered."""
+
+    def scope(self, name: str) -> ScopeBudget:
+        if name not in self.scopes:
+            self.scopes[name] = ScopeBudget()
+        return self.scopes[name]
 
 
 class RunSummary:
@@ -106,6 +161,8 @@ class RunSummary:
         self.services: dict[str, ServiceStats] = {}
         self.breakers: dict[str, BreakerHistory] = {}
         self.tokens = TokenTotals()
+        self.models: dict[str, TokenTotals] = {}
+        self.budgets = BudgetTotals()
         self.events = 0
         self.sim_time = 0.0
 
@@ -152,6 +209,19 @@ class RunSummary:
                 _breaker_json(b) for b in sorted(self.breakers.values(), key=lambda b: b.name)
             ],
             "tokens": vars(self.tokens).copy(),
+            "models": {name: vars(t).copy() for name, t in sorted(self.models.items())},
+            "budgets": {
+                "output_limited": self.budgets.output_limited,
+                **{
+                    name: {
+                        "limits": b.limits,
+                        "peak": b.peak,
+                        "last": b.last,
+                        "exhausted": dict(b.exhausted),
+                    }
+                    for name, b in sorted(self.budgets.scopes.items())
+                },
+            },
         }
 
 
@@ -160,6 +230,10 @@ def _on_run_started(s: RunSummary, e: RunStarted) -> None:
 
 
 def _on_run_finished(s: RunSummary, e: RunFinished) -> None:
+    run_budget = s.budgets.scopes.get("run")
+    if run_budget is not None and "seconds" in run_budget.last:
+        # The run's time is spent up to its end, not only up to its last charge.
+        run_budget.update({**run_budget.last, "seconds": e.duration}, run_budget.limits)
     s.finished += 1
     s.statuses[e.status] += 1
     s.stop_reasons[e.stop_reason] += 1
@@ -228,15 +302,31 @@ def _on_breaker(s: RunSummary, e: BreakerTransition) -> None:
 
 
 def _on_tokens(s: RunSummary, e: TokensCounted) -> None:
-    totals = s.tokens
-    totals.prompt += e.prompt_tokens
-    totals.completion += e.completion_tokens
-    totals.reported_prompt += e.reported_prompt_tokens or 0
-    totals.reported_completion += e.reported_completion_tokens or 0
-    totals.approximate = totals.approximate or e.approximate
-    reported = (e.reported_prompt_tokens, e.reported_completion_tokens)
-    if None not in reported and reported != (e.prompt_tokens, e.completion_tokens):
-        totals.disagreements += 1
+    s.tokens.add(e)
+    if e.model not in s.models:
+        s.models[e.model] = TokenTotals()
+    s.models[e.model].add(e)
+    step = s.step(e.step)
+    step.tokens += e.prompt_tokens + e.completion_tokens
+    step.usd += e.usd
+
+
+def _on_mismatch(s: RunSummary, e: UsageMismatch) -> None:
+    s.tokens.disagreements += 1
+    if e.model in s.models:
+        s.models[e.model].disagreements += 1
+
+
+def _on_budget(s: RunSummary, e: BudgetUpdated) -> None:
+    s.budgets.scope(e.scope).update(e.used, e.limits)
+
+
+def _on_budget_exhausted(s: RunSummary, e: BudgetExhausted) -> None:
+    s.budgets.scope(e.scope).exhausted[e.kind] += 1
+
+
+def _on_output_limited(s: RunSummary, e: OutputLimited) -> None:
+    s.budgets.output_limited += 1
 
 
 _HANDLERS: dict[type, Any] = {
@@ -253,6 +343,10 @@ _HANDLERS: dict[type, Any] = {
     CallRejected: _on_rejected,
     BreakerTransition: _on_breaker,
     TokensCounted: _on_tokens,
+    UsageMismatch: _on_mismatch,
+    BudgetUpdated: _on_budget,
+    BudgetExhausted: _on_budget_exhausted,
+    OutputLimited: _on_output_limited,
 }
 
 
@@ -279,6 +373,8 @@ def _step_json(s: StepStats) -> dict[str, Any]:
         "invalid_outputs": s.invalid_outputs,
         "refused": s.refused,
         "rejected": s.rejected,
+        "tokens": s.tokens,
+        "usd": round(s.usd, 9),
         "errors": dict(s.errors.most_common()),
         "failures": dict(s.failures.most_common()),
         "latency": _percentiles(s.latency),

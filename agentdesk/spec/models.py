@@ -77,6 +77,43 @@ class PolicySpec(Spec):
     """How many times an LLM step re-asks with the validation error before failing."""
 
 
+# --- budgets ----------------------------------------------------------------------------------
+
+BUDGET_KINDS = ("tokens", "usd", "seconds", "steps")
+
+
+class BudgetSpec(Spec):
+    """Limits for one scope (a run, or a session of runs). Unset limits do not apply."""
+
+    tokens: int | None = Field(None, ge=1)
+    """Prompt plus completion tokens of every LLM call, as agentdesk counts them."""
+    usd: float | None = Field(None, gt=0)
+    """Dollars spent on LLM calls, at the model's price."""
+    seconds: float | None = Field(None, gt=0)
+    """Seconds on the loop's clock (simulated seconds on the virtual clock)."""
+    steps: int | None = Field(None, ge=1)
+    """Step executions, each loop iteration's and parallel branch's steps included."""
+
+    def limits(self) -> dict[str, float]:
+        return {k: v for k in BUDGET_KINDS if (v := getattr(self, k)) is not None}
+
+
+class BudgetsSpec(Spec):
+    """Budgets per run and per session; a pipeline's override the workspace's key by key."""
+
+    run: BudgetSpec = BudgetSpec()
+    session: BudgetSpec = BudgetSpec()
+
+    def overridden_by(self, other: BudgetsSpec | None) -> BudgetsSpec:
+        """These budgets with every limit ``other`` sets replacing ours."""
+        if other is None:
+            return self
+        merged = self.model_dump()
+        for scope, limits in other.model_dump(exclude_unset=True).items():
+            merged[scope].update(limits)
+        return BudgetsSpec.model_validate(merged)
+
+
 # --- steps ------------------------------------------------------------------------------------
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
@@ -234,6 +271,8 @@ class PipelineSpec(Spec):
     input: InputSpec = InputSpec()
     policies: dict[str, Any] | None = None
     """Overrides of the workspace's default policies for every step of this pipeline."""
+    budgets: BudgetsSpec | None = None
+    """Overrides of the workspace's budgets (limits set here replace the workspace's)."""
     steps: list[AnyStep] = Field(min_length=1)
 
 
@@ -275,5 +314,7 @@ class WorkspaceSpec(Spec):
     services: dict[str, ServiceSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     policies: PolicySpec = PolicySpec()
+    budgets: BudgetsSpec = BudgetsSpec()
+    """Default budgets for every pipeline (none by default)."""
     sims: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Baseline behaviour of each sim (latency, LLM rules); validated by the sim itself."""
