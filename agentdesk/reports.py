@@ -141,31 +141,30 @@ def _failures(summary: RunSummary) -> Text:
 def _tokens_table(summary: RunSummary) -> Table:
     """agentdesk's own count beside the provider's reported usage, per model."""
     table = Table(
-        title="Tokens: agentdesk's count vs the provider's usage",
+        title="Tokens: agentdesk's count / the provider's reported usage",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("model")
-    for column in ("calls", "prompt", "reported", "completion", "reported", "cost", "mismatch"):
+    table.add_column("model", no_wrap=True)
+    for column in ("calls", "prompt", "completion", "cost", "differ"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, t in sorted(summary.models.items()):
-        mark = "~" if t.approximate else ""
         table.add_row(
             Text(name),
             str(t.calls),
-            f"{mark}{t.prompt:,}",
-            _reported(t.reported_prompt, t.prompt),
-            f"{mark}{t.completion:,}",
-            _reported(t.reported_completion, t.completion),
-            Text(dollars(t.usd)) if t.unpriced is False else Text("unpriced", style="yellow"),
+            _side_by_side(t.prompt, t.reported_prompt, t.approximate),
+            _side_by_side(t.completion, t.reported_completion, t.approximate),
+            Text("unpriced", style="yellow") if t.unpriced else Text(dollars(t.usd)),
             _red(t.disagreements),
         )
     return table
 
 
-def _reported(reported: int, local: int) -> Text:
-    return Text(f"{reported:,}", style="yellow" if reported != local else "dim")
+def _side_by_side(local: int, reported: int, approximate: bool) -> Text:
+    text = Text(f"{'~' if approximate else ''}{local:,} / ")
+    text.append(f"{reported:,}", style="yellow" if reported != local else "dim")
+    return text
 
 
 def _budgets_table(summary: RunSummary) -> Table:

@@ -23,9 +23,9 @@ async def stop(state: RunState, step: str, exhausted: Exhausted) -> NoReturn:
             step=step,
             scope=exhausted.scope,
             kind=exhausted.kind,
-            used=round(exhausted.used, 6),
-            limit=exhausted.limit,
-            needed=round(exhausted.needed, 12),
+            used=float(round(exhausted.used, 6)),
+            limit=float(exhausted.limit),
+            needed=float(round(exhausted.needed, 12)),
         )
     )
     raise BudgetStop(exhausted)

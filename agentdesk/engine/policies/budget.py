@@ -90,11 +90,12 @@ class BudgetMeter:
 
     def used(self, now: float) -> dict[str, float]:
         """What has been spent, by budget kind, for events and meters."""
+        # Floats throughout, so that an event's JSON reads back byte for byte the same.
         return {
-            "tokens": self.tokens,
+            "tokens": float(self.tokens),
             "usd": usd(self.pico),
             "seconds": round(now - self.started, 6),
-            "steps": self.steps,
+            "steps": float(self.steps),
         }
 
     def limit_values(self) -> dict[str, float]:
@@ -106,7 +107,7 @@ class BudgetMeter:
             "seconds": limits.seconds,
             "steps": limits.steps,
         }
-        return {k: v for k, v in values.items() if v is not None}
+        return {k: float(v) for k, v in values.items() if v is not None}
 
     def out_of_time(self, now: float) -> Exhausted | None:
         deadline = self.deadline
