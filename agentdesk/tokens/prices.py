@@ -12,7 +12,8 @@ Where a price comes from, in order:
    ``cached_input_per_mtok``): for self-hosted, fine-tuned and simulated models, or to pin a
    negotiated price;
 2. the genai-prices database (pydantic's maintained snapshot of provider price pages), looked up
-   by the model name sent on the wire;
+   by the model name sent on the wire: OpenAI's models first, then any provider's, then a
+   ``provider/model`` name split at its first slash;
 3. none: the model is **unpriced**; its calls cost 0 and say so (``priced=False``), never a
    silent guess.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from agentdesk.spec.models import ModelSpec
@@ -78,7 +79,10 @@ def pico(dollars: float | Decimal | str) -> int:
 
 
 def _pico_per_token(per_mtok: Decimal) -> int:
-    return int(per_mtok * PICO_PER_USD / TOKENS_PER_MTOK)
+    # To the nearest pico-dollar, not down: a few database prices carry float noise
+    # (0.13999999999999999 per million tokens) that truncation would turn into a price cut.
+    exact = per_mtok * PICO_PER_USD / TOKENS_PER_MTOK
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 class PriceBook:
@@ -95,12 +99,19 @@ class PriceBook:
         return self._prices[model]
 
     def _resolve(self, model: str) -> Price | None:
-        spec = self._models.get(model)
+        spec = self._spec(model)
         if spec is not None:
             override = workspace_price(spec)
             if override is not None:
                 return override
         return database_price(spec.name or model if spec is not None else model)
+
+    def _spec(self, model: str) -> ModelSpec | None:
+        """The workspace's entry for a model key, else for the wire name a request carries."""
+        spec = self._models.get(model)
+        if spec is None:
+            spec = next((s for s in self._models.values() if s.name == model), None)
+        return spec
 
 
 def workspace_price(spec: ModelSpec) -> Price | None:
@@ -118,7 +129,12 @@ def workspace_price(spec: ModelSpec) -> Price | None:
 
 def database_price(model: str) -> Price | None:
     """A model's price from the genai-prices snapshot (OpenAI first, then any provider)."""
-    found = _lookup(model, "openai") or _lookup(model, None)
+    provider, _, bare = model.partition("/")
+    found = (
+        _lookup(model, "openai")
+        or _lookup(model, None)
+        or (_lookup(bare, provider) if bare else None)
+    )
     if found is None:
         return None
     prices, provider, model_id, version = found
