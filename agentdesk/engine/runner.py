@@ -180,6 +180,7 @@ class Engine:
             status, reason = "failed", exc.stop_reason
             output = dict(state.outputs)
         duration = round(state.now() - state.started, 6)
+        await spending.report(state)
         await state.emit(
             RunFinished(
                 t=stamp(),
