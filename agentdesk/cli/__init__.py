@@ -16,6 +16,7 @@ from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.run import run
 from agentdesk.cli.sims import sims
+from agentdesk.cli.tokens import tokens
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,5 +39,5 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         )
 
 
-for command in (run, check, sims):
+for command in (run, check, sims, tokens):
     main.add_command(command)

@@ -98,13 +98,18 @@ class PriceBook:
             self._prices[model] = self._resolve(model)
         return self._prices[model]
 
+    def wire_name(self, model: str) -> str:
+        """The name sent to the service for ``model`` (what its encoding is chosen by)."""
+        spec = self._spec(model)
+        return spec.name or model if spec is not None else model
+
     def _resolve(self, model: str) -> Price | None:
         spec = self._spec(model)
         if spec is not None:
             override = workspace_price(spec)
             if override is not None:
                 return override
-        return database_price(spec.name or model if spec is not None else model)
+        return database_price(self.wire_name(model))
 
     def _spec(self, model: str) -> ModelSpec | None:
         """The workspace's entry for a model key, else for the wire name a request carries."""
