@@ -132,6 +132,10 @@ class ControlState:
     paused: bool = False
     injected: dict[str, list[str]] = field(default_factory=dict)
     """Service → labels of the faults injected live, newest first."""
+    description: str = ""
+    """The scenario's own description."""
+    scenario_faults: dict[str, list[str]] = field(default_factory=dict)
+    """Service → the scenario's faults, described in a few words each."""
     error: str = ""
     """Why the simulation thread stopped, when it stopped by itself."""
 
@@ -153,6 +157,7 @@ class LiveControl:
         self.inputs = list(inputs)
         self.bridge = bridge or EventBridge()
         self.state = ControlState(sim.pipeline.spec.name, sim.scenario_name, sessions, pace)
+        self._describe(sim.scenario)
         self.finished_runs = 0
         self.services = sorted(sim.workspace.spec.services)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,6 +248,7 @@ class LiveControl:
         scenario_name, raw = load_scenario(self.sim.workspace, name)
         scenario = validate_scenario(raw)
         self.state.scenario = scenario_name
+        self._describe(scenario)
         self._on_world(lambda world: world.set_scenario(shifted(scenario, world.clock())))
 
     def call_at(self, sim_time: float, action: Callable[[], None]) -> None:
@@ -252,6 +258,14 @@ class LiveControl:
         loop.call_soon_threadsafe(lambda: loop.call_at(sim_time, action))
 
     # --- inside -------------------------------------------------------------------------------
+
+    def _describe(self, scenario: Scenario) -> None:
+        self.state.description = " ".join(scenario.description.split())
+        self.state.scenario_faults = {
+            name: [describe_fault(f) for f in profile.faults]
+            + ([f"limit {profile.rate_limit.rate:g}/s"] if profile.rate_limit else [])
+            for name, profile in scenario.services.items()
+        }
 
     def _check_service(self, service: str) -> None:
         if service not in self.services:
@@ -327,6 +341,26 @@ class LiveControl:
 
 def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
+
+
+def describe_fault(fault: Any) -> str:
+    """A fault in a few words: ``503 ×92% 0-20s``, ``spike +10s ×40%``."""
+    kind = fault.kind
+    if kind == "error":
+        what = str(fault.status)
+    elif kind == "spike":
+        what = f"spike +{fault.extra:g}s"
+    elif kind == "malformed":
+        what = f"malformed {fault.mode}"
+    else:
+        what = str(kind)
+    rate = f" ×{fault.rate:.0%}" if fault.rate < 1 else ""
+    window = fault.window
+    when = ""
+    if window is not None:
+        end = "" if window.end is None else f"{window.end:g}"
+        when = f" {window.start:g}-{end}s"
+    return f"{what}{rate}{when}"
 
 
 def shifted(scenario: Scenario, offset: float) -> Scenario:

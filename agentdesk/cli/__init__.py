@@ -14,9 +14,11 @@ import click
 from agentdesk import __version__
 from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
+from agentdesk.cli.demo import demo
 from agentdesk.cli.run import run
 from agentdesk.cli.sims import sims
 from agentdesk.cli.tokens import tokens
+from agentdesk.cli.tui import tui
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,17 +29,9 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
     """agentdesk — see and fix what the orchestration layer of an LLM pipeline does."""
     warnings.showwarning = show_warning
     if ctx.invoked_subcommand is None:
-        # Until the TUI lands, the main job is the demo run: long enough in simulated time for
-        # the payments storm to trip the breaker, keep it open, and let it close again.
-        ctx.invoke(
-            run,
-            pipeline="support-triage",
-            workspace=workspace,
-            scenario="payments-503-storm",
-            sessions=20,
-            runs=600,
-        )
+        # The main job: the control panel on the workspace here, or on the bundled demo.
+        ctx.invoke(tui, workspace=workspace)
 
 
-for command in (run, check, sims, tokens):
+for command in (run, check, sims, tui, demo, tokens):
     main.add_command(command)

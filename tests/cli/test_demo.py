@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,60 @@ def test_version(agentdesk: Invoke) -> None:
     result = agentdesk("--version")
     assert result.exit_code == 0
     assert result.stdout == f"agentdesk, version {__version__}\n"
+
+
+class _Opened:
+    """Stands in for ``App.run``: records the app the command built instead of opening it."""
+
+    def __init__(self) -> None:
+        self.apps: list[object] = []
+
+    def __call__(self, app: object, *_: object, **__: object) -> None:
+        self.apps.append(app)
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> _Opened:
+    from agentdesk.tui.app import AgentdeskApp
+
+    record = _Opened()
+
+    def run(app: AgentdeskApp, *args: object, **kwargs: object) -> None:
+        record(app, *args, **kwargs)
+
+    monkeypatch.setattr(AgentdeskApp, "run", run)
+    return record
+
+
+def test_bare_agentdesk_opens_the_tui_on_the_demo(
+    agentdesk: Invoke, opened: _Opened, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no workspace here, bare ``agentdesk`` opens the control panel on the bundled demo,
+    live, running support-triage at 5 simulated seconds per second."""
+    monkeypatch.chdir(tmp_path)
+    result = agentdesk()
+    assert result.exit_code == 0, result.output
+    (app,) = opened.apps
+    assert app.live and not app.demo  # type: ignore[attr-defined]
+    state = app.control.state  # type: ignore[attr-defined]
+    assert (state.pipeline, state.scenario, state.pace) == ("support-triage", "happy", 5.0)
+    assert app.control.sim.workspace.root == DEMO  # type: ignore[attr-defined]
+
+
+def test_demo_opens_the_scripted_show(agentdesk: Invoke, opened: _Opened) -> None:
+    """``agentdesk demo`` opens the same app with the narrated script, at 2× pace."""
+    result = agentdesk("demo")
+    assert result.exit_code == 0, result.output
+    (app,) = opened.apps
+    assert app.demo and app.control.state.pace == 2.0  # type: ignore[attr-defined]
+
+
+def test_tui_on_a_broken_workspace_lists_its_problems(
+    agentdesk: Invoke, opened: _Opened, write_workspace: Callable[..., Path]
+) -> None:
+    """A workspace with problems reports them all and opens nothing (exit 2)."""
+    root = write_workspace({"pipelines/greet.yaml": "name: greet\nsteps: [{id: x, kind: nope}]\n"})
+    result = agentdesk("tui", "greet", "-w", root)
+    assert result.exit_code == 2, result.output
+    assert opened.apps == []
+    assert "greet.yaml" in result.stderr

@@ -1,0 +1,1 @@
+"""One screen per module: Live, Chaos, Help and the scenario picker."""

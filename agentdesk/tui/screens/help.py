@@ -1,0 +1,75 @@
+"""The help screen: every key, grouped by where it works."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Everywhere",
+        (
+            ("l / c", "Live screen / Chaos screen"),
+            ("space", "pause or resume simulated time"),
+            ("] / [", "faster / slower: 1×, 5×, 20×, max"),
+            ("ctrl+p", "command palette: run pipeline, switch scenario, inject fault, open run"),
+            ("? / f1", "this help"),
+            ("q", "quit"),
+        ),
+    ),
+    (
+        "Live",
+        (
+            ("↑ ↓ / j k", "move in the runs list (the trace follows the cursor)"),
+            ("home / g", "follow the newest finished run again"),
+            ("tab", "next panel (runs, trace)"),
+            ("mouse", "click a run; scroll the trace with the wheel"),
+        ),
+    ),
+    (
+        "Chaos",
+        (
+            ("↑ ↓ / j k", "choose a service"),
+            (
+                "1 … 6",
+                "inject: 503 storm, 429 burst, latency spike, malformed JSON, schema drift, hang",
+            ),
+            ("0", "clear the service's injected faults"),
+            ("x", "clear every injected fault"),
+            ("s", "switch scenario"),
+        ),
+    ),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close")
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Static(_keys_table(), id="help-keys")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+def _keys_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="bold cyan")
+    table.add_column()
+    for group, keys in KEYS:
+        table.add_row(Text(group, style="bold underline"), "")
+        for key, what in keys:
+            table.add_row(key, what)
+        table.add_row("", "")
+    table.add_row("", Text("Escape closes this screen.", style="dim"))
+    return table
