@@ -5,7 +5,9 @@
     │                        (.problems: list[Problem], each with file, line, column, message)
     ├── WorkspaceNotFound    no agentdesk.yaml where one was expected
     ├── ServiceConfigError   a service cannot be reached as configured (missing API key variable)
-    └── RunError             a run could not start (unknown pipeline, bad input)
+    ├── RunError             a run could not start (unknown pipeline, bad input)
+    └── RequestBodyError     `agentdesk tokens` got a body that is not a chat request
+                             (tokens/chat_request.py; file:line:column and JSON path)
 
 Failures *inside* a run (timeouts, 5xx, invalid model output, refused calls) are not
 exceptions: they are events, and a run that cannot go on ends with a typed stop reason.

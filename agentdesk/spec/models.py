@@ -303,8 +303,19 @@ class ModelSpec(Spec):
     context_window: int = Field(128_000, ge=1)
     max_output_tokens: int = Field(16_384, ge=1)
     input_per_mtok: float | None = Field(None, ge=0)
+    """Dollars per million input tokens; with ``output_per_mtok``, replaces genai-prices'."""
     cached_input_per_mtok: float | None = Field(None, ge=0)
+    """Dollars per million cached input tokens (default: the input price)."""
     output_per_mtok: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _whole_price(self) -> ModelSpec:
+        given = (self.input_per_mtok is None, self.output_per_mtok is None)
+        if given[0] != given[1]:
+            raise ValueError("a price needs both 'input_per_mtok' and 'output_per_mtok'")
+        if self.cached_input_per_mtok is not None and given[0]:
+            raise ValueError("'cached_input_per_mtok' needs 'input_per_mtok' and 'output_per_mtok'")
+        return self
 
 
 class WorkspaceSpec(Spec):

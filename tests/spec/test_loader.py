@@ -15,7 +15,7 @@ from agentdesk.spec.loader import (
     load_workspace,
     merge_policy_layers,
 )
-from tests.spec.conftest import WORKSPACE, WriteWorkspace, load, problems_of
+from tests.spec.conftest import PIPELINE, WORKSPACE, WriteWorkspace, load, problems_of
 
 
 def pipeline(steps: str, extra: str = "") -> dict[str, str | bytes]:
@@ -511,3 +511,29 @@ def test_allow_rules_name_known_services(write_workspace: WriteWorkspace) -> Non
     assert problems_of(write_workspace(pipeline(steps))) == [
         "pipelines/triage.yaml:7:54: unknown service 'paymnts' (did you mean 'payments'?)"
     ]
+
+
+def test_a_half_set_model_price_is_an_error_not_a_silent_database_price(
+    write_workspace: WriteWorkspace,
+) -> None:
+    config = WORKSPACE.replace(
+        "gpt-4o: {service: llm}", "gpt-4o: {service: llm, input_per_mtok: 0.5}"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_workspace(write_workspace({"agentdesk.yaml": config}))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == ("agentdesk.yaml", 8)
+    assert "needs both 'input_per_mtok' and 'output_per_mtok'" in problem.message
+
+
+def test_pipeline_budgets_override_the_workspaces_limit_by_limit(
+    write_workspace: WriteWorkspace,
+) -> None:
+    config = WORKSPACE + "budgets:\n  run: {usd: 0.5, steps: 9}\n"
+    text = PIPELINE.replace("steps:\n", "budgets: {run: {usd: 0.1}}\nsteps:\n", 1)
+    files = {"agentdesk.yaml": config, "pipelines/triage.yaml": text}
+    workspace = load_workspace(write_workspace(files))
+    loaded = load_pipeline(workspace, "triage")
+    budgets = workspace.spec.budgets.overridden_by(loaded.spec.budgets)
+    assert budgets.run.limits() == {"usd": 0.1, "steps": 9}
+    assert budgets.session.limits() == {}
