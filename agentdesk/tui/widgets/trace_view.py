@@ -44,13 +44,13 @@ class TraceView(LinesView, can_focus=True):
         indent = "  " * line.depth
         if line.kind == "note":
             tone = TONES.get(line.tone, DIM)
-            out: Line = [(indent + line.label, tone)]
+            out: Line = [(indent + safe_text(line.label, 200), tone)]
             if line.detail:
                 out.append(("  " + safe_text(line.detail, 300), DIM))
             return out
         glyph, style = STATUS.get(line.status, ("·", DIM))
         label_width = max(16, min(40, width - BAR - 24))
-        label = (indent + line.label)[:label_width].ljust(label_width)
+        label = (indent + safe_text(line.label, 200))[:label_width].ljust(label_width)
         out = [
             (f"{glyph} ", style),
             (label, BOLD if line.kind == "run" else PLAIN),
