@@ -18,7 +18,7 @@ from textual.message import Message
 from agentdesk.control import EventBridge
 from agentdesk.tui.models.live import LiveModel
 
-FPS = 25
+FPS = 20
 FRAME = 1.0 / FPS
 
 
