@@ -16,6 +16,7 @@ from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.demo import demo
 from agentdesk.cli.run import run
+from agentdesk.cli.runs import runs
 from agentdesk.cli.sims import sims
 from agentdesk.cli.tokens import tokens
 from agentdesk.cli.tui import tui
@@ -33,5 +34,5 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         ctx.invoke(tui, workspace=workspace)
 
 
-for command in (run, check, sims, tui, demo, tokens):
+for command in (run, check, sims, tui, demo, tokens, runs):
     main.add_command(command)

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
 from agentdesk.cli.console import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     errors_reported,
     progress,
+    stderr,
     stdout,
     workspace_option,
 )
-from agentdesk.engine.events import AnyEvent, encode
+from agentdesk.cli.runs import Recording, db_option
+from agentdesk.engine.bus import Listener
+from agentdesk.engine.events import AnyEvent
 from agentdesk.errors import RunError
 from agentdesk.projections.summary import RunSummary
 from agentdesk.reports import run_summary
+
+if TYPE_CHECKING:
+    from agentdesk.simulation import Simulation
+    from agentdesk.store.redaction import Redactor
 
 
 @click.command()
@@ -57,6 +66,8 @@ from agentdesk.reports import run_summary
     help="Write every event as JSON Lines to this file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@db_option
+@click.option("--no-record", is_flag=True, help="Do not record the runs in the store.")
 def run(
     pipeline: str,
     workspace: Path | None,
@@ -68,11 +79,14 @@ def run(
     runs: int | None = None,
     events_file: Path | None = None,
     as_json: bool = False,
+    db: str | None = None,
+    no_record: bool = False,
 ) -> None:
     """Run PIPELINE (a name from pipelines/ or a path) against the sims, and summarise it."""
     with errors_reported():
         from agentdesk.inputs import read_inputs
         from agentdesk.simulation import Simulation, find_workspace
+        from agentdesk.store.redaction import Redactor, workspace_secrets
 
         sim = Simulation.prepare(find_workspace(workspace), pipeline, scenario, seed)
         inputs = read_inputs(
@@ -80,38 +94,63 @@ def run(
         )
         total = runs or max(len(inputs), sessions)
         summary = RunSummary()
-        with _event_log(events_file) as write:
+        secrets = Redactor(workspace_secrets(sim.workspace.spec.services, os.environ), ())
+        recording = None if no_record else Recording.start(sim, db)
+        with _event_log(events_file, secrets) as write:
             listeners = [summary.apply] + ([write] if write else [])
+            if recording is not None:
+                listeners.append(recording.recorder.offer)
             with progress(total, enabled=not as_json and total > 1) as advance:
-                sim.execute(
-                    (inputs[i % len(inputs)] for i in range(total)),
-                    sessions,
-                    listeners,
-                    on_result=lambda _: advance(),
-                )
+                _execute(sim, inputs, total, sessions, listeners, advance, recording)
         title = (
             f"{sim.pipeline.spec.name} · scenario {sim.scenario_name} · seed {sim.seed}"
             f"{' · real clock' if sim.real_clock else ' · virtual clock'}"
         )
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "pipeline": sim.pipeline.spec.name,
-                        "scenario": sim.scenario_name,
-                        "seed": sim.seed,
-                        **summary.to_json(),
-                    },
-                    indent=2,
-                )
-            )
+            report = {
+                "pipeline": sim.pipeline.spec.name,
+                "scenario": sim.scenario_name,
+                "seed": sim.seed,
+                **summary.to_json(),
+                "recording": recording.to_json() if recording else None,
+            }
+            click.echo(json.dumps(secrets.value(report), indent=2))
         else:
-            stdout.print(run_summary(summary, title, real_clock=sim.real_clock))
+            with stdout.capture() as captured:
+                stdout.print(run_summary(summary, title, real_clock=sim.real_clock))
+                if recording is not None:
+                    stdout.print(recording.describe(), soft_wrap=True)  # one line: a path
+            stdout.file.write(secrets.secrets_only(captured.get()))
+        if recording is not None and recording.failure:
+            stderr.print(Text.assemble(("error: ", "bold red"), recording.failure))
+            sys.exit(EXIT_RUN_FAILED)
         sys.exit(EXIT_OK if summary.statuses.get("ok", 0) == summary.finished else EXIT_RUN_FAILED)
 
 
+def _execute(
+    sim: Simulation,
+    inputs: list[Any],
+    total: int,
+    sessions: int,
+    listeners: list[Listener],
+    advance: Callable[[], Any],
+    recording: Recording | None,
+) -> None:
+    """Run every session; the recording is closed (flushed) however the runs end."""
+    try:
+        sim.execute(
+            (inputs[i % len(inputs)] for i in range(total)),
+            sessions,
+            listeners,
+            on_result=lambda _: advance(),
+        )
+    finally:
+        if recording is not None:
+            recording.close()
+
+
 @contextmanager
-def _event_log(path: Path | None) -> Iterator[Any]:
+def _event_log(path: Path | None, secrets: Redactor) -> Iterator[Any]:
     if path is None:
         yield None
         return
@@ -120,11 +159,13 @@ def _event_log(path: Path | None) -> Iterator[Any]:
     except OSError as exc:
         raise RunError(f"{path}: cannot write the event log: {exc.strerror}") from exc
     with handle:
-        yield _writer(handle)
+        yield _writer(handle, secrets)
 
 
-def _writer(handle: IO[bytes]) -> Any:
+def _writer(handle: IO[bytes], secrets: Redactor) -> Listener:
+    """Every event as one JSON line, API keys removed (the same bytes as ``events.encode``)."""
+
     def write(event: AnyEvent) -> None:
-        handle.write(encode(event) + b"\n")
+        handle.write(secrets.event_json(event) + b"\n")
 
     return write

@@ -318,6 +318,27 @@ class ModelSpec(Spec):
         return self
 
 
+class StoreSpec(Spec):
+    """What the run store keeps out of payloads (secrets are always removed)."""
+
+    redact: list[Literal["email", "phone", "card"]] = ["email", "phone", "card"]
+    """Personal data replaced before anything is stored: email addresses, phone numbers, card
+    numbers that pass the Luhn check. ``[]`` stores payloads as they are."""
+    extra_patterns: list[str] = Field(default_factory=list)
+    """More regular expressions (Python syntax) whose matches are replaced by ``[redacted]``."""
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> StoreSpec:
+        import re
+
+        for pattern in self.extra_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"extra_patterns: {pattern!r} is not a regex: {exc}") from exc
+        return self
+
+
 class WorkspaceSpec(Spec):
     name: str = "workspace"
     seed: int = 42
@@ -329,3 +350,5 @@ class WorkspaceSpec(Spec):
     """Default budgets for every pipeline (none by default)."""
     sims: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Baseline behaviour of each sim (latency, LLM rules); validated by the sim itself."""
+    store: StoreSpec = StoreSpec()
+    """Redaction of what runs record (see docs/workspace-format.md, "Recording")."""

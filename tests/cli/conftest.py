@@ -18,6 +18,14 @@ from agentdesk.cli import main
 from tests.cli.support import BASE_FILES, Invoke, WriteWorkspace
 
 
+@pytest.fixture(autouse=True)
+def store_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs record into a fresh store per test, never into a workspace (or fixtures/)."""
+    path = tmp_path / "store" / "agentdesk.db"
+    monkeypatch.setenv("AGENTDESK_DB", str(path))
+    return path
+
+
 @pytest.fixture
 def write_workspace(tmp_path: Path) -> WriteWorkspace:
     """Writes the base workspace to ``tmp_path/ws``, with files replaced or added."""

@@ -1,0 +1,170 @@
+"""The store's tables, as SQLModel models: one schema for SQLite and PostgreSQL.
+
+What a recording holds, and why it is keyed the way it is:
+
+- ``batches``: one row per recording (one ``agentdesk run`` invocation). Run ids are derived
+  from (pipeline, seed, session) so that replays reproduce them; the same command run twice
+  therefore produces the same run ids, and a batch id is what tells the two apart.
+- ``runs``: one row per run, keyed by (batch, run id), with the run's outcome and totals.
+- ``spans``: run → step → attempt, derived from events by the writer and inserted as they close.
+- ``events``: every event as its JSON (redacted), with its type, run and time; ``seq`` is the
+  event's position in the batch, so a batch's log reads back in publication order.
+- ``artifacts``, ``artifact_versions``, ``releases``, ``labels``: room for the artifact registry
+  and releases (content addressed by sha256); written by later issues.
+- ``store_meta``: the schema version, checked when the store is opened.
+
+Payload columns hold JSON text rather than a JSON type: the writer already has the bytes
+(msgspec), both dialects store text cheaply, and nothing queries inside payloads.
+Hot tables (events, spans) are written with SQLAlchemy Core, never one ORM object per row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, LargeBinary, Table, Text
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+"""Bumped on any incompatible change to these tables."""
+
+
+class StoreMeta(SQLModel, table=True):
+    __tablename__ = "store_meta"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Batch(SQLModel, table=True):
+    """One recording: the runs of one ``agentdesk run`` invocation."""
+
+    __tablename__ = "batches"
+
+    id: str = Field(primary_key=True)
+    created: datetime = Field(index=True)
+    """Wall-clock time (UTC) the recording started: what ``agentdesk runs`` calls "when"."""
+    workspace: str
+    pipeline: str
+    scenario: str
+    seed: int
+    real_clock: bool = False
+    agentdesk_version: str = ""
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_run_id", "run_id"),)
+
+    batch_id: str = Field(primary_key=True, foreign_key="batches.id")
+    run_id: str = Field(primary_key=True)
+    pipeline: str
+    scenario: str
+    seed: int
+    session: int
+    status: str = "running"
+    """``ok``, ``failed``, ``stopped``; ``running`` until its ``run_finished`` is committed (a
+    run still ``running`` after the recording ended was cut short)."""
+    stop_reason: str = ""
+    started: float = 0.0
+    """Simulated seconds since the batch started (real seconds on the real clock)."""
+    finished: float | None = None
+    duration: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 0
+    retries: int = 0
+    errors: int = 0
+    """Failed attempts."""
+    events: int = 0
+    approximate: bool = False
+    """Token counts were estimated (tiktoken encodings unavailable)."""
+    release_id: str | None = Field(default=None, foreign_key="releases.id")
+    input: str | None = Field(default=None, sa_column=Column(Text))
+    output: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Span(SQLModel, table=True):
+    __tablename__ = "spans"
+    __table_args__ = (Index("ix_spans_run", "batch_id", "run_id"),)
+
+    batch_id: str = Field(primary_key=True)
+    span_id: str = Field(primary_key=True)
+    run_id: str
+    parent_id: str | None = None
+    kind: str
+    """``run``, ``step`` or ``attempt``."""
+    name: str
+    start: float
+    end: float | None = None
+    status: str
+    attributes: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class EventRecord(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_run", "batch_id", "run_id"),)
+
+    batch_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    run_id: str
+    type: str
+    t: float
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    """The event as JSON (``engine.events.encode``), redacted."""
+
+
+class Artifact(SQLModel, table=True):
+    """One prompt or config file's content, named by the sha256 of its normalized bytes."""
+
+    __tablename__ = "artifacts"
+
+    id: str = Field(primary_key=True)
+    kind: str
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ArtifactVersion(SQLModel, table=True):
+    """A file path pointing at some content at some time; rejected edits are kept, marked."""
+
+    __tablename__ = "artifact_versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(index=True)
+    artifact_id: str = Field(foreign_key="artifacts.id")
+    kind: str
+    size: int
+    created: datetime
+    parent_id: int | None = Field(default=None, foreign_key="artifact_versions.id")
+    status: str = "valid"
+    """``valid`` or ``rejected`` (an edit that failed validation never becomes active)."""
+
+
+class Release(SQLModel, table=True):
+    __tablename__ = "releases"
+
+    id: str = Field(primary_key=True)
+    pipeline: str
+    created: datetime
+    manifest: str = Field(sa_column=Column(Text, nullable=False))
+    """JSON: artifact hashes, model config, agentdesk version."""
+
+
+class Label(SQLModel, table=True):
+    """A movable name (``production``) for one artifact version."""
+
+    __tablename__ = "labels"
+
+    name: str = Field(primary_key=True)
+    version_id: int = Field(foreign_key="artifact_versions.id")
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core ``Table`` behind a model, for bulk inserts and plain selects."""
+    found: Any = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(found, Table)
+    return found

@@ -1,0 +1,66 @@
+"""The same tables, recorder and queries on PostgreSQL (an embedded server from ``pgserver``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from agentdesk.projections.summary import RunSummary
+from agentdesk.simulation import Simulation, demo_workspace
+from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for
+from agentdesk.store.queries import find_run, list_runs, run_events
+
+pgserver = pytest.importorskip("pgserver", reason="pgserver (a dev dependency) is not installed")
+pytest.importorskip("psycopg", reason="psycopg (a dev dependency) is not installed")
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_store(postgres: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = open_engine(locate(tmp_path, postgres))
+    yield engine
+    with engine.begin() as conn:
+        for table in ("events", "spans", "runs", "batches"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+def test_runs_are_recorded_and_read_back_on_postgres(pg_store: Engine) -> None:
+    sim = Simulation.prepare(demo_workspace(), "support-triage", "payments-503-storm")
+    events = []
+    for _ in range(2):  # twice: the same run ids in two recordings
+        batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
+        recorder = Recorder(pg_store, batch, redactor_for(sim.workspace.spec, os.environ))
+        events = []
+        tickets = [{"ticket_id": f"T-{1000 + i}"} for i in range(8)]
+        sim.execute(tickets, 4, [events.append, recorder.offer])
+        recorder.close()
+        assert recorder.acknowledged == 8
+
+    runs = list_runs(pg_store, limit=100)
+    assert len(runs) == 16 and runs[0].batch_id == batch.id
+    assert len(list_runs(pg_store, limit=100, failed=True)) == sum(r.status != "ok" for r in runs)
+    for run in runs[:8]:
+        live = RunSummary()
+        for event in (e for e in events if e.run_id == run.run_id):
+            live.apply(event)
+        stored = RunSummary()
+        for event in run_events(pg_store, find_run(pg_store, run.run_id))[0]:
+            stored.apply(event)
+        assert stored.to_json() == live.to_json()
+    with pg_store.connect() as conn:
+        spans = conn.execute(text("SELECT count(*) FROM spans")).scalar()
+        emails = conn.execute(text("SELECT count(*) FROM events WHERE data LIKE '%@%'")).scalar()
+    assert spans and emails == 0
