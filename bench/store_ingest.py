@@ -11,6 +11,8 @@ memory first so that only the store is timed. Then, in the same process, alterna
   same pragmas (WAL, synchronous=NORMAL, the same checkpoint interval): the ceiling for
   writing that data.
 - **raw, spans only**: bare ``executemany`` of the span rows alone, for scale.
+- where the writer's time goes: its fold (events → redacted JSON, spans, run totals; no
+  database) and its inserts (the same rows through its own statements), each timed alone.
 
 Figures are medians over the rounds; the ratio is writer spans/s ÷ raw spans/s (target ≥ 0.5).
 
@@ -39,6 +41,7 @@ from agentdesk.engine.events import AnyEvent  # noqa: E402
 from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
 from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for  # noqa: E402
 from agentdesk.store.database import WAL_AUTOCHECKPOINT  # noqa: E402
+from agentdesk.store.recorder import Inserter  # noqa: E402
 from agentdesk.store.rows import EVENT_COLUMNS, SPAN_COLUMNS, RecordFold  # noqa: E402
 
 
@@ -110,6 +113,26 @@ def bench_raw(folder: Path, rows: dict[str, Any], round_: int, spans_only: bool)
     return elapsed
 
 
+def bench_fold(sim: Simulation, events: list[AnyEvent]) -> float:
+    fold = RecordFold("fold", redactor_for(sim.workspace.spec, os.environ))
+    started = time.perf_counter()
+    fold.take(events)
+    return time.perf_counter() - started
+
+
+def bench_inserts(folder: Path, sim: Simulation, events: list[AnyEvent], round_: int) -> float:
+    rows = RecordFold("inserts", redactor_for(sim.workspace.spec, os.environ)).take(events)
+    path = fresh_db(folder, f"inserts-{round_}.db")
+    engine = open_engine(locate(folder, str(path)))
+    inserter = Inserter(engine)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        inserter.rows(conn, rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
 def count(path: Path, table: str) -> int:
     with sqlite3.connect(path) as conn:
         found: int = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
@@ -125,17 +148,25 @@ def main() -> None:
     sim, events = capture(args.sessions)
     rows = raw_rows(sim, events)
     spans = len(rows["spans"])
-    timings: dict[str, list[float]] = {"writer": [], "raw": [], "spans_only": []}
+    timings: dict[str, list[float]] = {
+        "writer": [],
+        "raw": [],
+        "spans_only": [],
+        "fold": [],
+        "inserts": [],
+    }
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for round_ in range(args.rounds):
             timings["writer"].append(bench_writer(folder, sim, events, round_))
             timings["raw"].append(bench_raw(folder, rows, round_, spans_only=False))
             timings["spans_only"].append(bench_raw(folder, rows, round_, spans_only=True))
+            timings["fold"].append(bench_fold(sim, events))
+            timings["inserts"].append(bench_inserts(folder, sim, events, round_))
         stored = count(folder / "writer-0.db", "spans")
         assert stored == spans, f"the writer stored {stored} spans, expected {spans}"
 
-    writer, raw, spans_only = (statistics.median(timings[k]) for k in timings)
+    writer, raw, spans_only, fold, inserts = (statistics.median(timings[k]) for k in timings)
     total_rows = len(rows["events"]) + spans + len(rows["runs"])
     print(
         f"workload            {args.sessions:,} runs of support-triage under payments-503-storm:"
@@ -152,6 +183,10 @@ def main() -> None:
         f" the same rows, precomputed, one transaction)"
     )
     print(f"raw, spans alone    {spans / spans_only:,.0f} spans/s  (span rows only)")
+    print(
+        f"writer's time       fold {fold:.2f} s ({fold / len(events) * 1e6:.1f} µs/event: encode,"
+        f" redact, derive spans and totals) + inserts {inserts:.2f} s (raw: {raw:.2f} s)"
+    )
     print(f"ratio               {raw / writer:.2f}  (writer spans/s ÷ raw spans/s; target ≥ 0.5)")
     print(f"rounds              {args.rounds} (medians; writer {_list(timings['writer'])} s)")
 

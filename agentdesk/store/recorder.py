@@ -57,9 +57,9 @@ class Recorder:
         redactor: Redactor,
         on_acknowledged: Acknowledge | None = None,
         *,
-        chunk_size: int = 256,
-        max_chunks: int = 64,
-        max_batch: int = 8_192,
+        chunk_size: int = 1024,
+        max_chunks: int = 16,
+        max_batch: int = 8192,
         flush_interval: float = 0.05,
     ) -> None:
         self.engine = engine
@@ -68,7 +68,7 @@ class Recorder:
         self.error: BaseException | None = None
         self._on_acknowledged = on_acknowledged
         self._fold = RecordFold(batch.id, redactor)
-        self._insert = _Inserter(engine)
+        self._insert = Inserter(engine)
         self._chunk: list[AnyEvent] = []
         self._chunk_started = 0.0
         self._chunk_size = chunk_size
@@ -159,7 +159,7 @@ class Recorder:
         self.error = exc
 
 
-class _Inserter:
+class Inserter:
     """Bulk inserts for the hot tables: multi-row statements on SQLite, Core elsewhere.
 
     On SQLite, rows go to ``exec_driver_sql`` as one ``INSERT … VALUES (…), (…), …`` per

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.support import DEMO, Invoke, WriteWorkspace, assert_no_crash
+from tests.cli.support import DEMO, WORKSPACE, Invoke, WriteWorkspace, assert_no_crash
 
 STORM = ("--scenario", "payments-503-storm", "--sessions", "4")
 
@@ -116,3 +116,27 @@ def test_a_bad_db_is_a_clear_error_and_nothing_runs(agentdesk: Invoke, tmp_path:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --db nosuchdb://x: Can't load plugin")
     assert result.stdout == "" and not events.exists()
+
+
+def test_redaction_is_a_workspace_setting(
+    agentdesk: Invoke, write_workspace: WriteWorkspace, store_db: Path
+) -> None:
+    settings = "store:\n  redact: [phone]\n  extra_patterns: ['Ad[a-z]']\n"
+    root = write_workspace({"agentdesk.yaml": WORKSPACE + settings})
+    args = ("--input", '{"name": "Ada ada@example.com +44 20 7946 0958"}')
+    assert agentdesk("run", "greet", "-w", root, *args).exit_code == 0
+    stored = b"".join(p.read_bytes() for p in store_db.parent.glob("agentdesk.db*"))
+    assert b"[redacted] ada@example.com [redacted:phone]" in stored
+
+
+def test_a_bad_redaction_pattern_is_reported_with_its_place(
+    agentdesk: Invoke, write_workspace: WriteWorkspace, store_db: Path
+) -> None:
+    root = write_workspace({"agentdesk.yaml": WORKSPACE + "store:\n  extra_patterns: ['(']\n"})
+    result = agentdesk("run", "greet", "-w", root)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1] == (
+        "agentdesk.yaml:13:3: extra_patterns: '(' is not a regex: "
+        "missing ), unterminated subpattern at position 0"
+    )
+    assert not store_db.exists()
