@@ -42,7 +42,7 @@ from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
 from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for  # noqa: E402
 from agentdesk.store.database import WAL_AUTOCHECKPOINT  # noqa: E402
 from agentdesk.store.recorder import Inserter  # noqa: E402
-from agentdesk.store.rows import EVENT_COLUMNS, SPAN_COLUMNS, RecordFold  # noqa: E402
+from agentdesk.store.rows import EVENT_COLUMNS, RUN_COLUMNS, SPAN_COLUMNS, RecordFold  # noqa: E402
 
 
 def capture(sessions: int) -> tuple[Simulation, list[AnyEvent]]:
@@ -77,11 +77,11 @@ def bench_writer(folder: Path, sim: Simulation, events: list[AnyEvent], round_: 
 def raw_rows(sim: Simulation, events: list[AnyEvent]) -> dict[str, Any]:
     """The rows the writer commits, computed ahead of time (tuples, ready for executemany)."""
     rows = RecordFold("raw", redactor_for(sim.workspace.spec, os.environ)).take(events)
-    run_columns = tuple(rows.new_runs[0])
+    run_columns = RUN_COLUMNS
     return {
         "events": rows.events,
         "spans": rows.spans,
-        "runs": [tuple(r.values()) for r in rows.new_runs],
+        "runs": [tuple(r[c] for c in RUN_COLUMNS) for r in rows.new_runs],
         "run_columns": run_columns,
     }
 

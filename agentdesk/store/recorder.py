@@ -38,7 +38,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from agentdesk.engine.events import AnyEvent, RunFinished
 from agentdesk.store.database import StoreError, reason
 from agentdesk.store.redaction import Redactor
-from agentdesk.store.rows import EVENT_COLUMNS, RUN_TOTALS, SPAN_COLUMNS, RecordFold, Rows
+from agentdesk.store.rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    RUN_TOTALS,
+    SPAN_COLUMNS,
+    RecordFold,
+    Rows,
+)
 from agentdesk.store.tables import Batch, EventRecord, Run, Span, table
 
 log = logging.getLogger(__name__)
@@ -160,17 +167,18 @@ class Recorder:
 
 
 class Inserter:
-    """Bulk inserts for the hot tables: multi-row statements on SQLite, Core elsewhere.
+    """Bulk writes for one batch: multi-row statements on SQLite, Core elsewhere.
 
     On SQLite, rows go to ``exec_driver_sql`` as one ``INSERT … VALUES (…), (…), …`` per
-    a thousand-odd rows. ``executemany`` would step (and release and re-take the GIL)
-    once per row: while the simulation holds the GIL, each re-take waits for a thread switch,
-    and a recording run spent most of its time there. Other dialects get SQLAlchemy Core
-    ``insert()`` with a list of dicts (their own executemany optimisations).
+    thousand-odd rows. ``executemany`` would step (and release and re-take the GIL) once per
+    row: while the simulation holds the GIL, each re-take waits for a thread switch, and a
+    recording run spent most of its time there. Runs that finish in a later batch than they
+    started are rewritten whole (``INSERT OR REPLACE``) for the same reason. Other dialects get
+    SQLAlchemy Core ``insert()`` / ``update()`` with lists of dicts.
     """
 
     VARIABLES_PER_STATEMENT = 10_000
-    """Well under SQLite's limit (32,766 since 3.32); ~1,000-1,600 rows per statement."""
+    """Well under SQLite's limit (32,766 since 3.32); ~400-1,600 rows per statement."""
 
     def __init__(self, engine: Engine) -> None:
         self._raw = engine.dialect.name == "sqlite"
@@ -179,15 +187,27 @@ class Inserter:
         self._finish = update(runs).where(where).values({k: bindparam(k) for k in RUN_TOTALS})
 
     def rows(self, conn: Connection, rows: Rows) -> None:
-        if rows.new_runs:
-            conn.execute(insert(table(Run)), rows.new_runs)
+        runs = [tuple(r[c] for c in RUN_COLUMNS) for r in rows.new_runs]
+        self._many(conn, Run, RUN_COLUMNS, runs)
         self._many(conn, EventRecord, EVENT_COLUMNS, rows.events)
         self._many(conn, Span, SPAN_COLUMNS, rows.spans)
-        if rows.finished_runs:
-            conn.execute(self._finish, rows.finished_runs)
+        if not rows.finished_runs:
+            return
+        if self._raw:
+            done = [tuple(r[c] for c in RUN_COLUMNS) for r in rows.finished_runs]
+            self._many(conn, Run, RUN_COLUMNS, done, verb="INSERT OR REPLACE")
+        else:
+            keys = [{"b_batch": r["batch_id"], "b_run": r["run_id"]} for r in rows.finished_runs]
+            totals = [{k: r[k] for k in RUN_TOTALS} for r in rows.finished_runs]
+            conn.execute(self._finish, [a | b for a, b in zip(keys, totals, strict=True)])
 
     def _many(
-        self, conn: Connection, model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+        self,
+        conn: Connection,
+        model: Any,
+        columns: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        verb: str = "INSERT",
     ) -> None:
         if not rows:
             return
@@ -197,12 +217,12 @@ class Inserter:
         step = self.VARIABLES_PER_STATEMENT // len(columns)
         for start in range(0, len(rows), step):
             part = rows[start : start + step]
-            sql = _values_sql(table(model).name, columns, len(part))
+            sql = _values_sql(verb, table(model).name, columns, len(part))
             conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
 
 
 @functools.lru_cache(maxsize=64)
-def _values_sql(table_name: str, columns: tuple[str, ...], count: int) -> str:
+def _values_sql(verb: str, table_name: str, columns: tuple[str, ...], count: int) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
     row = "(" + ", ".join("?" for _ in columns) + ")"
-    return f'INSERT INTO "{table_name}" ({names}) VALUES ' + ", ".join([row] * count)
+    return f'{verb} INTO "{table_name}" ({names}) VALUES ' + ", ".join([row] * count)

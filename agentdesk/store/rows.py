@@ -44,6 +44,31 @@ SPAN_COLUMNS = (
     "status",
     "attributes",
 )
+RUN_COLUMNS = (
+    "batch_id",
+    "run_id",
+    "pipeline",
+    "scenario",
+    "seed",
+    "session",
+    "status",
+    "stop_reason",
+    "started",
+    "finished",
+    "duration",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_prompt_tokens",
+    "cost_usd",
+    "attempts",
+    "retries",
+    "errors",
+    "events",
+    "approximate",
+    "release_id",
+    "input",
+    "output",
+)
 RUN_TOTALS = (
     "status",
     "stop_reason",
@@ -89,8 +114,9 @@ class Rows:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     spans: list[tuple[Any, ...]] = field(default_factory=list)
     new_runs: list[dict[str, Any]] = field(default_factory=list)
+    """Whole run rows (``RUN_COLUMNS``), final if the run also finished in this batch."""
     finished_runs: list[dict[str, Any]] = field(default_factory=list)
-    """Runs inserted by an earlier batch that finished in this one (updated in place)."""
+    """Whole rows of runs inserted by an earlier batch that finished in this one."""
     acknowledged: list[str] = field(default_factory=list)
     """Run ids whose ``run_finished`` is in this batch: acknowledged once it commits."""
 
@@ -196,9 +222,7 @@ class RecordFold:
         del self._runs[event.run_id]
         rows.acknowledged.append(event.run_id)
         if state.stored:
-            rows.finished_runs.append(
-                {"b_batch": self.batch_id, "b_run": event.run_id} | {k: row[k] for k in RUN_TOTALS}
-            )
+            rows.finished_runs.append(row)
 
     def _span(self, state: _RunState, span_id: str, rows: Rows) -> None:
         span = state.tree.spans.pop(span_id, None)

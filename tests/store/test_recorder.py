@@ -68,8 +68,9 @@ def test_spans_are_the_span_tree_of_the_events(store: Engine, record: Record) ->
     assert sorted(stored) == expected  # type: ignore[type-var]
 
 
-def test_run_rows_carry_the_totals(store: Engine, record: Record) -> None:
-    recorded = record(runs=15)
+@pytest.mark.parametrize("max_batch", [8_192, 40], ids=["large-batches", "runs-across-batches"])
+def test_run_rows_carry_the_totals(store: Engine, record: Record, max_batch: int) -> None:
+    recorded = record(runs=15, chunk_size=8, max_batch=max_batch)
     for run in list_runs(store, limit=100):
         own = [e for e in recorded.events if e.run_id == run.run_id]
         tokens = [e for e in own if isinstance(e, TokensCounted)]
