@@ -140,3 +140,35 @@ def test_a_bad_redaction_pattern_is_reported_with_its_place(
         "missing ), unterminated subpattern at position 0"
     )
     assert not store_db.exists()
+
+
+def test_a_run_cut_short_is_listed_and_shown_as_unfinished(
+    agentdesk: Invoke, store_db: Path
+) -> None:
+    """A recording that ended mid-run (killed, or the store failed) keeps what it committed."""
+    from agentdesk.engine.events import RunStarted, StepStarted
+    from agentdesk.store import Recorder, locate, new_batch, open_engine
+    from agentdesk.store.redaction import Redactor
+
+    engine = open_engine(locate(DEMO, str(store_db)))
+    recorder = Recorder(engine, new_batch(DEMO, "greet", "happy", 7, False), Redactor())
+    recorder.offer(
+        RunStarted(
+            t=0.0,
+            run_id="run-cut",
+            pipeline="greet",
+            session=0,
+            seed=7,
+            scenario="happy",
+            input={"name": "Ada"},
+        )
+    )
+    recorder.offer(StepStarted(t=0.5, run_id="run-cut", step="ticket", kind="tool"))
+    recorder.close()
+    engine.dispose()
+    (run,) = _listed(agentdesk)
+    assert (run["status"], run["duration"], run["events"]) == ("running", None, 2)
+    assert "unfinished" in agentdesk("runs").stdout
+    shown = agentdesk("runs", "show", "run-cut")
+    assert shown.exit_code == 0, shown.output
+    assert "the recording ended before this run finished" in shown.stdout
