@@ -27,6 +27,7 @@ from agentdesk.spec.loader import (
     load_scenario,
     load_workspace,
 )
+from agentdesk.spec.models import BudgetsSpec
 from sims.profiles import Scenario, validate_scenario
 from sims.world import SimWorld
 
@@ -59,6 +60,8 @@ class Simulation:
     scenario_name: str
     scenario: Scenario
     seed: int
+    budgets: BudgetsSpec | None = None
+    """Limits that override the workspace's and the pipeline's (``run --budget``)."""
 
     @classmethod
     def prepare(
@@ -118,6 +121,7 @@ class Simulation:
                 bus,
                 seed=self.seed,
                 scenario=self.scenario_name,
+                budgets=self.budgets,
             )
             return await engine.run_sessions(inputs, concurrency, on_result)
         finally:

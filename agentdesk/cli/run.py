@@ -28,6 +28,7 @@ from agentdesk.engine.events import AnyEvent
 from agentdesk.errors import RunError
 from agentdesk.projections.summary import RunSummary
 from agentdesk.reports import run_summary
+from agentdesk.spec.models import BUDGET_KINDS, BudgetsSpec
 
 if TYPE_CHECKING:
     from agentdesk.simulation import Simulation
@@ -66,6 +67,15 @@ if TYPE_CHECKING:
     help="Write every event as JSON Lines to this file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--budget",
+    "budget_options",
+    multiple=True,
+    metavar="[SCOPE.]KIND=LIMIT",
+    callback=lambda _ctx, _param, values: parse_budgets(values),
+    help="Override a budget: usd=0.01, tokens=5000, seconds=30, steps=20; "
+    "session.usd=0.5 for the session scope. Repeatable.",
+)
 @db_option
 @click.option("--no-record", is_flag=True, help="Do not record the runs in the store.")
 def run(
@@ -81,6 +91,7 @@ def run(
     as_json: bool = False,
     db: str | None = None,
     no_record: bool = False,
+    budget_options: BudgetsSpec | None = None,
 ) -> None:
     """Run PIPELINE (a name from pipelines/ or a path) against the sims, and summarise it."""
     with errors_reported():
@@ -89,6 +100,7 @@ def run(
         from agentdesk.store.redaction import Redactor, workspace_secrets
 
         sim = Simulation.prepare(find_workspace(workspace), pipeline, scenario, seed)
+        sim.budgets = budget_options
         inputs = read_inputs(
             sim.default_input(), input_json, inputs_file, sim.pipeline.spec.input.schema_
         )
@@ -125,6 +137,43 @@ def run(
             stderr.print(Text.assemble(("error: ", "bold red"), recording.failure))
             sys.exit(EXIT_RUN_FAILED)
         sys.exit(EXIT_OK if summary.statuses.get("ok", 0) == summary.finished else EXIT_RUN_FAILED)
+
+
+def parse_budgets(values: tuple[str, ...]) -> BudgetsSpec | None:
+    """``--budget`` options as budgets; a bad one is a usage error naming it."""
+    if not values:
+        return None
+    limits: dict[str, dict[str, float]] = {"run": {}, "session": {}}
+    for value in values:
+        key, sep, number = value.partition("=")
+        scope, _, kind = key.rpartition(".")
+        scope = scope or "run"
+        if not sep or scope not in limits or kind not in BUDGET_KINDS:
+            raise click.BadParameter(
+                f"{value!r}: expected [run.|session.]KIND=LIMIT with KIND one of "
+                f"{', '.join(BUDGET_KINDS)}",
+                param_hint="--budget",
+            )
+        try:
+            limits[scope][kind] = float(number)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r}: {number!r} is not a number", param_hint="--budget"
+            ) from None
+    try:
+        return BudgetsSpec.model_validate({s: v for s, v in limits.items() if v})
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{', '.join(values)}: {_first_error(exc)}", param_hint="--budget"
+        ) from None
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return str(exc)
 
 
 def _execute(
