@@ -1,12 +1,14 @@
 """Benchmark: 10,000 sessions of the support-triage pipeline under payments-503-storm.
 
-Prints wall seconds, simulated seconds, steps/s, downstream calls/s, events/s and peak RSS,
+Runs as ``agentdesk run`` does: token counting and pricing on, every event recorded in a
+SQLite store (a temporary file) by the real writer, the CLI summary folded live. Prints wall
+seconds, simulated seconds, steps/s, downstream calls/s, events/s and peak RSS,
 and — measured in the same process, on the same virtual clock — the bare ceiling of the
 transport (httpx requests/s to a trivial in-process ASGI app), with the engine's ratio to it.
 Memory is sampled after the first fifth of the sessions and at the end: a per-session leak
 shows as growth between the two.
 
-    python bench/sim_throughput.py [--sessions 10000] [--concurrency 200]
+    python bench/sim_throughput.py [--sessions 10000] [--concurrency 200] [--no-store]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import gc
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,9 +63,20 @@ class Counts:
             self.calls += 1
 
 
-def bench_engine(sessions: int, concurrency: int) -> dict[str, Any]:
+def bench_engine(sessions: int, concurrency: int, store: bool = True) -> dict[str, Any]:
     sim = Simulation.prepare(demo_workspace(), "support-triage", "payments-503-storm")
     counts, summary = Counts(), RunSummary()
+    listeners: list[Any] = [counts, summary.apply]
+    folder = tempfile.TemporaryDirectory()
+    recorder = None
+    if store:
+        from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for
+
+        location = locate(sim.workspace.root, f"sqlite:///{folder.name}/bench.db")
+        db = open_engine(location)
+        batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
+        recorder = Recorder(db, batch, redactor_for(sim.workspace.spec, os.environ))
+        listeners.append(recorder.offer)
     tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(sessions)]
     marks: dict[str, float] = {}
     done = 0
@@ -75,12 +89,18 @@ def bench_engine(sessions: int, concurrency: int) -> dict[str, Any]:
             marks["rss_early"] = rss_mb()
 
     async def main() -> float:
-        await sim.run_async(tickets, concurrency, [counts, summary.apply], on_result)
+        await sim.run_async(tickets, concurrency, listeners, on_result)
         return asyncio.get_running_loop().time()
 
     started, cpu_started = time.perf_counter(), time.process_time()
     simulated = run_virtual(main())
+    acknowledged = 0
+    if recorder is not None:
+        recorder.close()  # flushed: every run is in the database before the clock stops
+        acknowledged = recorder.acknowledged
+        db.dispose()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    folder.cleanup()
     gc.collect()
     return {
         "wall": wall,
@@ -90,6 +110,7 @@ def bench_engine(sessions: int, concurrency: int) -> dict[str, Any]:
         "summary": summary,
         "rss_early": marks.get("rss_early", 0.0),
         "rss_end": rss_mb(),
+        "acknowledged": acknowledged if store else None,
     }
 
 
@@ -132,10 +153,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--bare-requests", type=int, default=20_000)
+    parser.add_argument("--no-store", action="store_true", help="Do not record the runs.")
     args = parser.parse_args()
 
     (bare, bare_cpu) = bench_transport(args.bare_requests, 50)
-    result = bench_engine(args.sessions, args.concurrency)
+    result = bench_engine(args.sessions, args.concurrency, store=not args.no_store)
     (bare_after, bare_cpu_after) = bench_transport(args.bare_requests, 50)
     ceiling, ceiling_cpu = (bare + bare_after) / 2, (bare_cpu + bare_cpu_after) / 2
     counts: Counts = result["counts"]
@@ -147,6 +169,13 @@ def main() -> None:
         f"scenario payments-503-storm"
     )
     print(f"outcomes            {dict(summary.stop_reasons.most_common(4))}")
+    recorded = result["acknowledged"]
+    print(
+        "store               "
+        + ("off" if recorded is None else f"SQLite, {recorded:,} runs recorded and acknowledged")
+    )
+    tokens = summary.tokens
+    print(f"tokens counted      {tokens.prompt + tokens.completion:,} (${tokens.usd:.4f})")
     print(f"wall seconds        {wall:.2f}")
     print(f"simulated seconds   {simulated:.1f}  ({simulated / wall:.0f}x faster than real time)")
     print(f"steps/s             {counts.steps / wall:,.0f}  ({counts.steps:,} steps)")
