@@ -6,6 +6,8 @@
     ├── WorkspaceNotFound    no agentdesk.yaml where one was expected
     ├── ServiceConfigError   a service cannot be reached as configured (missing API key variable)
     ├── RunError             a run could not start (unknown pipeline, bad input)
+    ├── StoreError           the store cannot be opened or read as asked (bad --db URL,
+    │                        unwritable file, a newer schema; store/database.py)
     └── RequestBodyError     `agentdesk tokens` got a body that is not a chat request
                              (tokens/chat_request.py; file:line:column and JSON path)
 
