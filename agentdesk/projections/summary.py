@@ -130,8 +130,9 @@ class ScopeBudget:
     """Runs stopped by this scope, by kind."""
 
     def update(self, used: dict[str, float], limits: dict[str, float]) -> None:
-        self.limits = dict(limits)
-        self.last = dict(used)
+        # Events are never changed after they are published: their dicts can be kept as they are.
+        self.limits = limits
+        self.last = used
         for kind, value in used.items():
             self.peak[kind] = max(self.peak.get(kind, 0.0), value)
 

@@ -125,15 +125,16 @@ class BudgetMeter:
             return Exhausted(self.scope, "steps", self.steps, limit, 1)
         return None
 
-    def output_room(self, prompt: int, price: Price | None) -> int | Exhausted:
-        """The most output tokens this scope can still pay for after ``prompt``."""
-        room = _UNLIMITED
+    def output_room(self, prompt: int, price: Price | None) -> tuple[int, str] | Exhausted:
+        """The most output tokens this scope can still pay for after ``prompt``, and the kind
+        of budget that sets that bound (``""`` when none does)."""
+        room, kind = _UNLIMITED, ""
         if self.limits.tokens is not None:
             left = self.limits.tokens - self.tokens - self.reserved_tokens
             if prompt + 1 > left:
                 used = self.tokens + self.reserved_tokens
                 return Exhausted(self.scope, "tokens", used, self.limits.tokens, prompt + 1)
-            room = left - prompt
+            room, kind = left - prompt, "tokens"
         if self.limits.pico is not None and price is not None:
             left_pico = self.limits.pico - self.pico - self.reserved_pico
             needed = price.cost_pico(prompt, 1)
@@ -143,8 +144,10 @@ class BudgetMeter:
                     self.scope, "usd", usd(used_pico), usd(self.limits.pico), usd(needed)
                 )
             if price.output_pico > 0:
-                room = min(room, (left_pico - price.cost_pico(prompt, 0)) // price.output_pico)
-        return room
+                affordable = (left_pico - price.cost_pico(prompt, 0)) // price.output_pico
+                if affordable < room:
+                    room, kind = affordable, "usd"
+        return room, kind
 
     def reserve(self, tokens: int, cost: int) -> None:
         self.reserved_tokens += tokens
@@ -205,11 +208,12 @@ class RunBudget:
             return late
         allowed, limited_by = requested, ""
         for meter in self.meters:
-            room = meter.output_room(prompt, price)
-            if isinstance(room, Exhausted):
-                return room
+            bound = meter.output_room(prompt, price)
+            if isinstance(bound, Exhausted):
+                return bound
+            room, kind = bound
             if room < allowed:
-                allowed, limited_by = room, f"{meter.scope}:{_binding_kind(meter, prompt, room)}"
+                allowed, limited_by = room, f"{meter.scope}:{kind}"
         cost = price.cost_pico(prompt, allowed) if price is not None else 0
         for meter in self.meters:
             meter.reserve(prompt + allowed, cost)
@@ -220,11 +224,3 @@ class RunBudget:
         for meter in self.meters:
             meter.release(plan.prompt_tokens + plan.max_tokens, plan.reserved_pico)
             meter.charge(tokens, cost)
-
-
-def _binding_kind(meter: BudgetMeter, prompt: int, room: int) -> str:
-    if meter.limits.tokens is not None:
-        left = meter.limits.tokens - meter.tokens - meter.reserved_tokens
-        if left - prompt == room:
-            return "tokens"
-    return "usd"
