@@ -46,6 +46,8 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     seed: int
     scenario: str
     input: JSON
+    release: str = ""
+    """The release id of what ran (``LoadedPipeline.release``): files, models, version."""
 
 
 class RunFinished(Event, frozen=True, tag="run_finished"):
@@ -64,6 +66,8 @@ class StepStarted(Event, frozen=True, tag="step_started"):
     step: str
     """The step's path: its id, prefixed by enclosing parallel/loop steps (``review[2]/judge``)."""
     kind: str
+    artifacts: tuple[str, ...] = ()
+    """The artifact ids of the prompt and schema files the step reads."""
 
 
 class StepFinished(Event, frozen=True, tag="step_finished"):

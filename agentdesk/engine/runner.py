@@ -169,6 +169,7 @@ class Engine:
                 seed=self.seed,
                 scenario=self.scenario,
                 input=input,
+                release=self.pipeline.release,
             )
         )
         status: RunStatus = "ok"
@@ -238,7 +239,12 @@ class Engine:
     async def _run_step(self, state: RunState, step: AnyStep, prefix: str) -> str | None:
         path = prefix + step.id
         await spending.admit_step(state, path)
-        await state.emit(StepStarted(t=stamp(), run_id=state.run_id, step=path, kind=step.kind))
+        artifacts = self.pipeline.step_artifacts(step.id)
+        await state.emit(
+            StepStarted(
+                t=stamp(), run_id=state.run_id, step=path, kind=step.kind, artifacts=artifacts
+            )
+        )
         started = state.now()
         failure: StepFailed | None = None
         output: Any = None

@@ -44,6 +44,7 @@ from agentdesk.spec.models import (
     ValidateStep,
     WorkspaceSpec,
 )
+from agentdesk.spec.sources import DISK, FileSource, artifact_id, release_id, release_manifest
 from agentdesk.spec.templates import (
     Compiled,
     CompiledCondition,
@@ -86,6 +87,10 @@ class Workspace:
     templates: TemplateEngine
     problems: tuple[Problem, ...] = ()
     """Problems in agentdesk.yaml, kept when loaded with ``strict=False``."""
+    files: FileSource = DISK
+    """What every file of this workspace is read through (disk, or hot reload's overlay)."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """agentdesk.yaml's artifact id, by its workspace-relative path."""
 
     def relative(self, path: Path) -> str:
         """How problems name a file: relative to the workspace when inside it."""
@@ -142,31 +147,55 @@ class LoadedPipeline:
     steps: dict[str, CompiledStep]
     policies: dict[str, PolicySpec]
     """The effective policy of every step, by step id."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Every file the pipeline was loaded from (workspace-relative path → artifact id)."""
+    step_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The prompt and schema files each step reads, by step id (paths, in ``sources``)."""
+    manifest: dict[str, Any] = field(default_factory=dict)
+    """What the release id hashes (``sources.release_manifest``)."""
+    release: str = ""
+    """The release id: files, model configuration and agentdesk version, hashed."""
+
+    def step_artifacts(self, step_id: str) -> tuple[str, ...]:
+        """The artifact ids of the files a step reads."""
+        return tuple(self.sources[path] for path in self.step_files.get(step_id, ()))
 
 
 # --- workspace --------------------------------------------------------------------------------
 
 
 def load_workspace(
-    root: Path, *, strict: bool = True, sims_validator: Validator | None = None
+    root: Path,
+    *,
+    strict: bool = True,
+    sims_validator: Validator | None = None,
+    files: FileSource = DISK,
+    templates: TemplateEngine | None = None,
 ) -> Workspace:
     """Read ``root/agentdesk.yaml``; ``strict=False`` keeps its problems in ``.problems``.
 
     ``sims_validator`` checks the ``sims`` section; by default the sims package's model.
+    ``files`` is what the workspace's files are read through (the disk by default);
+    ``templates`` an engine to reuse (hot reload keeps one, so unchanged templates are not
+    compiled again).
     """
     file = root / WORKSPACE_FILE
-    if not file.is_file():
+    if not files.is_file(file):
         raise WorkspaceNotFound(root)
     problems: list[Problem] = []
-    doc = _read_document(file, WORKSPACE_FILE, problems) or YamlDocument(WORKSPACE_FILE, {})
+    sources: dict[str, str] = {}
+    doc = _read_document(files, file, WORKSPACE_FILE, problems, sources)
+    doc = doc or YamlDocument(WORKSPACE_FILE, {})
     spec = _workspace_spec(doc, problems)
     problems += _model_service_problems(doc, spec)
     sims = doc.section("sims")
     problems += _sims_problems(sims, sims_validator or _sims_model("SimsConfig"))
     if strict and problems:
         raise SpecError(problems)
-    engine = TemplateEngine()
-    return Workspace(root, spec, file, doc, sims.data, sims.positions, engine, tuple(problems))
+    engine = templates or TemplateEngine()
+    return Workspace(
+        root, spec, file, doc, sims.data, sims.positions, engine, tuple(problems), files, sources
+    )
 
 
 def _workspace_spec(doc: YamlDocument, problems: list[Problem]) -> WorkspaceSpec:
@@ -242,7 +271,7 @@ def load_scenario(
     """
     path = _find_file(ws, "scenarios", name_or_path, "scenario")
     problems: list[Problem] = []
-    doc = _read_document(path, ws.relative(path), problems)
+    doc = _read_document(ws.files, path, ws.relative(path), problems, {})
     if doc is None:
         raise SpecError(problems)
     validator = validator or _sims_model("Scenario")
@@ -260,20 +289,49 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
     """Read, check and compile a pipeline; all problems (the workspace's too) raise at once."""
     path = _find_file(ws, "pipelines", name_or_path, "pipeline")
     problems = list(ws.problems)
-    doc = _read_document(path, ws.relative(path), problems)
+    sources = dict(ws.sources)
+    doc = _read_document(ws.files, path, ws.relative(path), problems, sources)
     if doc is None:
         raise SpecError(problems)
     spec, found = validate_document(PipelineSpec.model_validate, doc, model=PipelineSpec)
     problems += found
     steps: list[AnyStep | None] = list(spec.steps) if spec else _salvage_steps(doc.data)
-    builder = _PipelineBuilder(ws, doc, spec)
+    builder = _PipelineBuilder(ws, doc, spec, sources)
     builder.build(steps)
     problems += builder.problems
     if problems or spec is None:
         raise SpecError(list(dict.fromkeys(problems)))
+    manifest = release_manifest(sources, _model_configs(ws, spec))
     return LoadedPipeline(
-        spec.name, path, spec, builder.prompts, builder.schemas, builder.steps, builder.policies
+        spec.name,
+        path,
+        spec,
+        builder.prompts,
+        builder.schemas,
+        builder.steps,
+        builder.policies,
+        sources,
+        {step: tuple(paths) for step, paths in builder.step_files.items()},
+        manifest,
+        release_id(manifest),
     )
+
+
+def _model_configs(ws: Workspace, spec: PipelineSpec) -> dict[str, Any]:
+    """The configuration of every model the pipeline's llm steps can call (primary and
+    fallbacks), as the release id sees it."""
+    names: set[str] = set()
+    stack: list[Any] = list(spec.steps)
+    while stack:
+        step = stack.pop()
+        if isinstance(step, LLMStep):
+            names.update([step.model, *step.fallback])
+        stack.extend(getattr(step, "steps", None) or ())
+    return {
+        name: ws.spec.models[name].model_dump(mode="json")
+        for name in sorted(names)
+        if name in ws.spec.models
+    }
 
 
 def _salvage_steps(data: dict[str, Any]) -> list[AnyStep | None]:
@@ -315,7 +373,10 @@ class _PipelineBuilder:
     ws: Workspace
     doc: YamlDocument
     spec: PipelineSpec | None
+    sources: dict[str, str]
+    """Every file read so far (path → artifact id); the builder adds prompts and schemas."""
     problems: list[Problem] = field(default_factory=list)
+    step_files: dict[str, list[str]] = field(default_factory=dict)
     prompts: dict[str, CompiledTemplate] = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, CompiledStep] = field(default_factory=dict)
@@ -447,14 +508,16 @@ class _PipelineBuilder:
             return inline if self._check_schema(inline, self.doc, (*loc, "schema")) else None
         if file is None:
             return None
-        return self._schema_file(file, (*loc, "schema_file"))
+        return self._schema_file(item, file, (*loc, "schema_file"))
 
-    def _schema_file(self, name: str, loc: YamlPath) -> dict[str, Any] | None:
+    def _schema_file(self, item: PlacedStep, name: str, loc: YamlPath) -> dict[str, Any] | None:
         path = self._workspace_path(name, loc, "schema")
         if path is None:
             return None
         problems: list[Problem] = []
-        schema, doc = _read_schema(path, self.ws.relative(path), problems)
+        key = self.ws.relative(path)
+        schema, doc = _read_schema(self.ws.files, path, key, problems, self.sources)
+        self._uses(item, key)
         self.problems += problems
         if schema is None or not self._check_schema(schema, doc, ()):
             return None
@@ -462,7 +525,7 @@ class _PipelineBuilder:
 
     def _check_schema(self, schema: dict[str, Any], doc: YamlDocument, at: YamlPath) -> bool:
         try:
-            Draft202012Validator.check_schema(schema)
+            _check_schema(schema)
         except SchemaError as exc:
             path = (*at, *exc.absolute_path)
             self.problems.append(
@@ -480,15 +543,26 @@ class _PipelineBuilder:
         key = self.ws.relative(path)
         if key not in self._prompt_files:
             self._prompt_files[key] = self._read_prompt(path, key)
+        self._uses(item, key)
         template = self._prompt_files[key]
         if template is not None:
             self.prompts[key] = template
             self._check_references(template, item)
         return template
 
+    def _uses(self, item: PlacedStep, key: str) -> None:
+        """Note that a step reads a file (once it has been read into ``sources``)."""
+        if key in self.sources:
+            files = self.step_files.setdefault(item.step.id, [])
+            if key not in files:
+                files.append(key)
+
     def _read_prompt(self, path: Path, key: str) -> CompiledTemplate | None:
-        text = _read_text(path, key, self.problems)
+        text = _read_text(self.ws.files, path, key, self.problems, self.sources)
         if text is None:
+            return None
+        if not text.strip():
+            self.problems.append(Problem(key, 1, 1, "prompt file is empty"))
             return None
         try:
             return self.ws.templates.compile_text(text, Origin(key))
@@ -501,7 +575,7 @@ class _PipelineBuilder:
         if not path.is_relative_to(self.ws.root.resolve()):
             self._problem(loc, f"{what} file '{name}' is outside the workspace")
             return None
-        if not path.is_file():
+        if not self.ws.files.is_file(path):
             self._problem(loc, f"{what} file '{name}' not found")
             return None
         return path
@@ -587,6 +661,26 @@ class _PipelineBuilder:
         self.problems.append(self.doc.problem(loc, message, value=True))
 
 
+_VALID_SCHEMAS: set[str] = set()
+"""Schemas already checked and found valid, as canonical JSON (checking costs milliseconds;
+reloading after an edit re-reads every schema of the pipeline)."""
+
+
+def _check_schema(schema: dict[str, Any]) -> None:
+    """Raise SchemaError when ``schema`` is not a valid JSON Schema (2020-12)."""
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and key in _VALID_SCHEMAS:
+        return
+    Draft202012Validator.check_schema(schema)
+    if key is not None:
+        if len(_VALID_SCHEMAS) >= 1024:
+            _VALID_SCHEMAS.clear()
+        _VALID_SCHEMAS.add(key)
+
+
 def _field_name(item: PlacedStep, at: YamlPath) -> str:
     return dotted(("steps", item.step.id, *at))
 
@@ -637,29 +731,46 @@ def _find_file(ws: Workspace, folder: str, name_or_path: str, what: str) -> Path
     else:
         candidates = [ws.root / folder / f"{name_or_path}{ext}" for ext in (".yaml", ".yml")]
     for candidate in candidates:
-        if candidate.is_file():
+        if ws.files.is_file(candidate):
             return candidate
     known = sorted(p.stem for p in (ws.root / folder).glob("*.y*ml"))
     hint = suggestion(name_or_path, known) or (f" ({folder}: {', '.join(known)})" if known else "")
     raise RunError(f"no {what} '{name_or_path}' in {ws.root / folder}{hint}")
 
 
-def _read_document(path: Path, label: str, problems: list[Problem]) -> YamlDocument | None:
-    """The parsed file, or None when it cannot be read or parsed (problems say why)."""
+def _read_bytes(
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+) -> bytes | None:
+    """The file's bytes, noted in ``sources`` by artifact id; None (and a problem) when it
+    cannot be read."""
     try:
-        return parse_yaml(path.read_bytes(), label)
-    except SpecError as exc:
-        problems += exc.problems
+        data = files.read(path)
     except OSError as exc:
         problems.append(Problem(label, 0, 0, f"cannot read: {exc.strerror}"))
+        return None
+    sources[label] = artifact_id(data)
+    return data
+
+
+def _read_document(
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+) -> YamlDocument | None:
+    """The parsed file, or None when it cannot be read or parsed (problems say why)."""
+    data = _read_bytes(files, path, label, problems, sources)
+    if data is None:
+        return None
+    try:
+        return parse_yaml(data, label)
+    except SpecError as exc:
+        problems += exc.problems
     return None
 
 
-def _read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(Problem(label, 0, 0, f"cannot read: {exc.strerror}"))
+def _read_text(
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+) -> str | None:
+    data = _read_bytes(files, path, label, problems, sources)
+    if data is None:
         return None
     try:
         return data.decode("utf-8-sig")
@@ -670,13 +781,13 @@ def _read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
 
 
 def _read_schema(
-    path: Path, label: str, problems: list[Problem]
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
 ) -> tuple[dict[str, Any] | None, YamlDocument]:
     """A schema file (JSON, or YAML for .yaml/.yml) and its positions where they are known."""
     if path.suffix in (".yaml", ".yml"):
-        doc = _read_document(path, label, problems)
+        doc = _read_document(files, path, label, problems, sources)
         return (None, YamlDocument(label, {})) if doc is None else (doc.data, doc)
-    text = _read_text(path, label, problems)
+    text = _read_text(files, path, label, problems, sources)
     if text is None:
         return None, YamlDocument(label, {})
     try:
@@ -702,10 +813,12 @@ def _positions_of_json(text: str, label: str, schema: dict[str, Any]) -> YamlDoc
 # --- checking a whole workspace ---------------------------------------------------------------
 
 
-def check_workspace(root: Path, pipelines: list[str] | None = None) -> int:
+def check_workspace(
+    root: Path, pipelines: list[str] | None = None, files: FileSource = DISK
+) -> int:
     """Load every pipeline and scenario (or the pipelines named); raise one SpecError with all
     their problems. Returns how many files were checked."""
-    ws = load_workspace(root, strict=False)
+    ws = load_workspace(root, strict=False, files=files)
     names = pipelines or sorted(p.stem for p in (root / "pipelines").glob("*.y*ml"))
     scenarios = [] if pipelines else sorted(p.stem for p in (root / "scenarios").glob("*.y*ml"))
     problems: list[Problem] = list(ws.problems)

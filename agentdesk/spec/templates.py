@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, TypeVar
 
 import jinja2
@@ -188,12 +189,19 @@ def referenced_names(compiled: Compiled) -> set[str]:
 
 
 class TemplateEngine:
-    """Compiles templates in one sandboxed, strict environment shared by a workspace."""
+    """Compiles templates in one sandboxed, strict environment shared by a workspace.
+
+    What Jinja builds from a source string (its parse tree, template, expression) is kept by
+    source, so reloading a workspace after an edit compiles only what the edit changed.
+    """
+
+    CACHE_SIZE = 4096
 
     def __init__(self) -> None:
         self.environment = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
         )
+        self._built: dict[tuple[str, str], Any] = {}
 
     @property
     def global_names(self) -> frozenset[str]:
@@ -204,9 +212,13 @@ class TemplateEngine:
         where = _origin(origin)
         if not _has_syntax(source):
             return CompiledTemplate(where, source)
-        ast = self._parse(source, where)
-        template = self._compile(lambda: self.environment.from_string(ast), where)
-        return CompiledTemplate(where, source, _references(ast), template)
+        references, template = self._cached("text", source, lambda: self._text(source, where))
+        return CompiledTemplate(where, source, references, template)
+
+    def _text(self, source: str, where: Origin) -> tuple[References, jinja2.Template]:
+        ast = self._compile(partial(self.environment.parse, source), where)
+        template = self._compile(partial(self.environment.from_string, ast), where)
+        return _references(ast), template
 
     def compile_value(self, source: str, origin: str | Origin) -> CompiledValue:
         where = _origin(origin)
@@ -216,7 +228,7 @@ class TemplateEngine:
         if inner is None:
             text = self.compile_text(source, where)
             return CompiledValue(where, source, text.references, text=text)
-        references = _references(self._parse(source, where))
+        references = self._references(source, where)
         expression = self._expression(inner, where)
         return CompiledValue(
             where, source, references, expression=expression, chain=_plain_chain(inner)
@@ -226,7 +238,7 @@ class TemplateEngine:
         where = _origin(origin)
         inner = _single_expression(expr)
         inner = expr if inner is None else inner
-        references = _references(self._parse("{{ " + inner + " }}", where))
+        references = self._references("{{ " + inner + " }}", where)
         return CompiledCondition(where, expr, references, self._expression(inner, where))
 
     def compile_json(
@@ -255,14 +267,24 @@ class TemplateEngine:
             return [tree for tree, _ in items], _merge(r for _, r in items)
         return value, NO_REFERENCES
 
-    def _parse(self, source: str, origin: Origin) -> nodes.Template:
-        return self._compile(lambda: self.environment.parse(source), origin)
+    def _references(self, source: str, origin: Origin) -> References:
+        parse = partial(self.environment.parse, source)
+        build = lambda: _references(self._compile(parse, origin))  # noqa: E731
+        return self._cached("references", source, build)  # type: ignore[no-any-return]
 
     def _expression(self, source: str, origin: Origin) -> TemplateExpression:
-        env = self.environment
-        return self._compile(
-            lambda: env.compile_expression(source, undefined_to_none=False), origin
-        )
+        build = partial(self.environment.compile_expression, source, undefined_to_none=False)
+        return self._cached("expression", source, lambda: self._compile(build, origin))  # type: ignore[no-any-return]
+
+    def _cached(self, what: str, source: str, build: Callable[[], Any]) -> Any:
+        """``build()``, remembered by source (failures are not remembered: they raise)."""
+        key = (what, source)
+        found = self._built.get(key)
+        if found is None:
+            if len(self._built) >= self.CACHE_SIZE:
+                self._built.clear()
+            found = self._built[key] = build()
+        return found
 
     def _compile(self, build: Callable[[], T], origin: Origin) -> T:
         try:

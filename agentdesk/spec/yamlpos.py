@@ -26,6 +26,9 @@ from yaml.nodes import ScalarNode
 
 from agentdesk.errors import Problem, SpecError
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it (about ten times faster), else PyYAML's."""
+
 MAX_DEPTH: Final = 64
 """Mappings and sequences nested deeper than this are refused."""
 
@@ -112,7 +115,7 @@ class _DocumentBuilder:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        self.loader: yaml.SafeLoader
+        self.loader: Any
         self.lines: list[str] = []
         self.stack: list[_Frame] = []
         self.root: Any = None
@@ -120,13 +123,17 @@ class _DocumentBuilder:
         self.positions: Positions = {(): (1, 1)}
         self.values: Positions = {}
 
-    def build(self) -> YamlDocument:
+    def build(self, loader: Any = _Loader) -> YamlDocument:
         try:
-            self.loader = yaml.SafeLoader(self.text)
+            self.loader = loader(self.text)
             self._run()
-        except yaml.MarkedYAMLError as exc:
-            raise SpecError([self._syntax_problem(exc)]) from None
-        except yaml.reader.ReaderError as exc:
+        except (yaml.MarkedYAMLError, yaml.reader.ReaderError) as exc:
+            if loader is not yaml.SafeLoader:
+                # PyYAML's own parser says more ("but got ':'"): ask it what is wrong.
+                return _DocumentBuilder(self.text, self.file).build(yaml.SafeLoader)
+            if isinstance(exc, yaml.MarkedYAMLError):
+                raise SpecError([self._syntax_problem(exc)]) from None
+            assert isinstance(exc, yaml.reader.ReaderError)
             line, column = _line_column(self.text[: exc.position])
             message = f"character U+{exc.character:04X} is not allowed in YAML"
             raise SpecError([Problem(self.file, line, column, message)]) from None
@@ -139,7 +146,7 @@ class _DocumentBuilder:
 
     def _run(self) -> None:
         while not self.loader.check_event(events.StreamEndEvent):
-            self._handle(self.loader.get_event())  # type: ignore[no-untyped-call]
+            self._handle(self.loader.get_event())
 
     def _handle(self, event: events.Event) -> None:
         if isinstance(event, events.DocumentStartEvent):
@@ -170,9 +177,7 @@ class _DocumentBuilder:
 
     def _scalar(self, event: events.ScalarEvent) -> Any:
         tag = event.tag if event.tag not in (None, "!") else None
-        tag = tag or self.loader.resolve(  # type: ignore[no-untyped-call]
-            ScalarNode, event.value, event.implicit
-        )
+        tag = tag or self.loader.resolve(ScalarNode, event.value, event.implicit)
         try:
             return self.loader.construct_object(ScalarNode(tag, event.value, style=event.style))
         except yaml.constructor.ConstructorError as exc:

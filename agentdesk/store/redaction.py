@@ -45,8 +45,9 @@ CARD = r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"
 DETECTORS = ("email", "phone", "card")
 """The personal-data detectors, all enabled by default."""
 
-_ENVELOPE = frozenset({"v", "t", "run_id"})
-"""Event fields the engine derives itself: never user data, never redacted."""
+_ENVELOPE = frozenset({"v", "t", "run_id", "release", "artifacts"})
+"""Event fields the engine derives itself (ids and content hashes): never user data, never
+redacted."""
 _SHORTEST = 4
 """No secret, email, phone or card fits in fewer characters."""
 _CACHE_SIZE = 16_384
