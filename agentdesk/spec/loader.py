@@ -44,7 +44,7 @@ from agentdesk.spec.models import (
     ValidateStep,
     WorkspaceSpec,
 )
-from agentdesk.spec.sources import DISK, FileSource, artifact_id, release_id, release_manifest
+from agentdesk.spec.sources import DISK, FileSource, SourceFiles, release_id, release_manifest
 from agentdesk.spec.templates import (
     Compiled,
     CompiledCondition,
@@ -89,8 +89,8 @@ class Workspace:
     """Problems in agentdesk.yaml, kept when loaded with ``strict=False``."""
     files: FileSource = DISK
     """What every file of this workspace is read through (disk, or hot reload's overlay)."""
-    sources: dict[str, str] = field(default_factory=dict)
-    """agentdesk.yaml's artifact id, by its workspace-relative path."""
+    sources: SourceFiles = field(default_factory=SourceFiles)
+    """agentdesk.yaml as read (its artifact id and content)."""
 
     def relative(self, path: Path) -> str:
         """How problems name a file: relative to the workspace when inside it."""
@@ -149,6 +149,8 @@ class LoadedPipeline:
     """The effective policy of every step, by step id."""
     sources: dict[str, str] = field(default_factory=dict)
     """Every file the pipeline was loaded from (workspace-relative path → artifact id)."""
+    contents: dict[str, bytes] = field(default_factory=dict)
+    """The same files' normalized content, by path: what the store keeps as artifacts."""
     step_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """The prompt and schema files each step reads, by step id (paths, in ``sources``)."""
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -183,7 +185,7 @@ def load_workspace(
     if not files.is_file(file):
         raise WorkspaceNotFound(root)
     problems: list[Problem] = []
-    sources: dict[str, str] = {}
+    sources = SourceFiles()
     doc = _read_document(files, file, WORKSPACE_FILE, problems, sources)
     doc = doc or YamlDocument(WORKSPACE_FILE, {})
     spec = _workspace_spec(doc, problems)
@@ -271,7 +273,7 @@ def load_scenario(
     """
     path = _find_file(ws, "scenarios", name_or_path, "scenario")
     problems: list[Problem] = []
-    doc = _read_document(ws.files, path, ws.relative(path), problems, {})
+    doc = _read_document(ws.files, path, ws.relative(path), problems, SourceFiles())
     if doc is None:
         raise SpecError(problems)
     validator = validator or _sims_model("Scenario")
@@ -289,7 +291,7 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
     """Read, check and compile a pipeline; all problems (the workspace's too) raise at once."""
     path = _find_file(ws, "pipelines", name_or_path, "pipeline")
     problems = list(ws.problems)
-    sources = dict(ws.sources)
+    sources = ws.sources.copy()
     doc = _read_document(ws.files, path, ws.relative(path), problems, sources)
     if doc is None:
         raise SpecError(problems)
@@ -301,7 +303,7 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
     problems += builder.problems
     if problems or spec is None:
         raise SpecError(list(dict.fromkeys(problems)))
-    manifest = release_manifest(sources, _model_configs(ws, spec))
+    manifest = release_manifest(sources.ids, _model_configs(ws, spec))
     return LoadedPipeline(
         spec.name,
         path,
@@ -310,7 +312,8 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
         builder.schemas,
         builder.steps,
         builder.policies,
-        sources,
+        sources.ids,
+        sources.contents,
         {step: tuple(paths) for step, paths in builder.step_files.items()},
         manifest,
         release_id(manifest),
@@ -373,8 +376,8 @@ class _PipelineBuilder:
     ws: Workspace
     doc: YamlDocument
     spec: PipelineSpec | None
-    sources: dict[str, str]
-    """Every file read so far (path → artifact id); the builder adds prompts and schemas."""
+    sources: SourceFiles
+    """Every file read so far; the builder adds prompts and schemas."""
     problems: list[Problem] = field(default_factory=list)
     step_files: dict[str, list[str]] = field(default_factory=dict)
     prompts: dict[str, CompiledTemplate] = field(default_factory=dict)
@@ -552,7 +555,7 @@ class _PipelineBuilder:
 
     def _uses(self, item: PlacedStep, key: str) -> None:
         """Note that a step reads a file (once it has been read into ``sources``)."""
-        if key in self.sources:
+        if key in self.sources.ids:
             files = self.step_files.setdefault(item.step.id, [])
             if key not in files:
                 files.append(key)
@@ -739,7 +742,7 @@ def _find_file(ws: Workspace, folder: str, name_or_path: str, what: str) -> Path
 
 
 def _read_bytes(
-    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: SourceFiles
 ) -> bytes | None:
     """The file's bytes, noted in ``sources`` by artifact id; None (and a problem) when it
     cannot be read."""
@@ -748,12 +751,12 @@ def _read_bytes(
     except OSError as exc:
         problems.append(Problem(label, 0, 0, f"cannot read: {exc.strerror}"))
         return None
-    sources[label] = artifact_id(data)
+    sources.note(label, data)
     return data
 
 
 def _read_document(
-    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: SourceFiles
 ) -> YamlDocument | None:
     """The parsed file, or None when it cannot be read or parsed (problems say why)."""
     data = _read_bytes(files, path, label, problems, sources)
@@ -767,7 +770,7 @@ def _read_document(
 
 
 def _read_text(
-    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: SourceFiles
 ) -> str | None:
     data = _read_bytes(files, path, label, problems, sources)
     if data is None:
@@ -781,7 +784,7 @@ def _read_text(
 
 
 def _read_schema(
-    files: FileSource, path: Path, label: str, problems: list[Problem], sources: dict[str, str]
+    files: FileSource, path: Path, label: str, problems: list[Problem], sources: SourceFiles
 ) -> tuple[dict[str, Any] | None, YamlDocument]:
     """A schema file (JSON, or YAML for .yaml/.yml) and its positions where they are known."""
     if path.suffix in (".yaml", ".yml"):
@@ -811,6 +814,36 @@ def _positions_of_json(text: str, label: str, schema: dict[str, Any]) -> YamlDoc
 
 
 # --- checking a whole workspace ---------------------------------------------------------------
+
+
+def check_file(
+    root: Path, path: str, files: FileSource = DISK, templates: TemplateEngine | None = None
+) -> list[Problem]:
+    """The problems of a prompt or schema file on its own (no pipeline reads it yet): a
+    prompt must be non-empty UTF-8 that compiles, a schema a valid JSON Schema. Other files
+    are not checked here (they are checked where they are used)."""
+    folder = path.split("/", 1)[0]
+    problems: list[Problem] = []
+    sources = SourceFiles()
+    if folder == "prompts":
+        text = _read_text(files, root / path, path, problems, sources)
+        if text is not None and not text.strip():
+            problems.append(Problem(path, 1, 1, "prompt file is empty"))
+        elif text is not None:
+            try:
+                (templates or TemplateEngine()).compile_text(text, Origin(path))
+            except TemplateSyntaxProblem as exc:
+                problems.append(exc.problem)
+    elif folder == "schemas":
+        schema, doc = _read_schema(files, root / path, path, problems, sources)
+        if schema is not None:
+            try:
+                _check_schema(schema)
+            except SchemaError as exc:
+                problems.append(
+                    doc.problem(tuple(exc.absolute_path), f"invalid JSON Schema: {exc.message}")
+                )
+    return problems
 
 
 def check_workspace(

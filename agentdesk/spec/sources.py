@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +60,22 @@ def release_manifest(
 def release_id(manifest: Mapping[str, Any]) -> str:
     canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class SourceFiles:
+    """The files one load read: artifact id and normalized content, by workspace path."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    contents: dict[str, bytes] = field(default_factory=dict)
+
+    def note(self, path: str, data: bytes) -> None:
+        content = normalize(data)
+        self.ids[path] = hashlib.sha256(content).hexdigest()
+        self.contents[path] = content
+
+    def copy(self) -> SourceFiles:
+        return SourceFiles(dict(self.ids), dict(self.contents))
 
 
 class FileSource(Protocol):

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from agentdesk.errors import AgentdeskError
-from agentdesk.store.tables import SCHEMA_VERSION, StoreMeta, table
+from agentdesk.store.tables import SCHEMA_VERSION, ArtifactVersion, Label, StoreMeta, table
 
 DB_ENV = "AGENTDESK_DB"
 STORE_FOLDER = ".agentdesk"
@@ -173,11 +173,36 @@ def _check_version(engine: Engine, location: StoreLocation) -> None:
         if found is None:
             values = {"key": "schema_version", "value": str(SCHEMA_VERSION)}
             conn.execute(meta.insert().values(values))
+        elif int(found) < SCHEMA_VERSION and _migrate(conn, int(found)):
+            conn.execute(
+                meta.update()
+                .where(meta.c.key == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
+            )
         elif int(found) != SCHEMA_VERSION:
             raise StoreError(
                 f"{location.describe()}: the store has schema version {found}, this agentdesk "
                 f"reads version {SCHEMA_VERSION}; use a matching agentdesk or another --db"
             )
+
+
+def _migrate(conn: Connection, found: int) -> bool:
+    """Bring an older store up to this schema, keeping everything recorded; False when it
+    cannot be done in place.
+
+    1 → 2: ``artifact_versions`` gained ``number`` and ``error`` and ``labels`` gained ``path``
+    and ``created``. Version 1 never wrote either table, so they are empty: drop and recreate.
+    """
+    if found != 1:
+        return False
+    changed = [table(ArtifactVersion), table(Label)]
+    for old in changed:
+        if conn.execute(select(func.count()).select_from(old)).scalar_one():
+            return False
+    for old in reversed(changed):
+        conn.execute(text(f"DROP TABLE {old.name}"))
+    SQLModel.metadata.create_all(conn, tables=changed)
+    return True
 
 
 def reason(exc: BaseException) -> str:

@@ -173,7 +173,7 @@ class RecordFold:
             "errors": 0,
             "events": 0,
             "approximate": False,
-            "release_id": None,
+            "release_id": getattr(event, "release", "") or None,
             "input": self._json(event.input),
             "output": None,
         }

@@ -9,8 +9,9 @@ What a recording holds, and why it is keyed the way it is:
 - ``spans``: run → step → attempt, derived from events by the writer and inserted as they close.
 - ``events``: every event as its JSON (redacted), with its type, run and time; ``seq`` is the
   event's position in the batch, so a batch's log reads back in publication order.
-- ``artifacts``, ``artifact_versions``, ``releases``, ``labels``: room for the artifact registry
-  and releases (content addressed by sha256); written by later issues.
+- ``artifacts``, ``artifact_versions``, ``releases``, ``labels``: the artifact registry
+  (``store.artifacts``): content by sha256, each file's history of versions (rejected edits
+  kept, marked), the releases runs name, and movable labels per file.
 - ``store_meta``: the schema version, checked when the store is opened.
 
 Payload columns hold JSON text rather than a JSON type: the writer already has the bytes
@@ -23,11 +24,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Table, Text
+from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
-"""Bumped on any incompatible change to these tables."""
+SCHEMA_VERSION = 2
+"""Bumped on any incompatible change to these tables (``database`` migrates older stores)."""
 
 
 class StoreMeta(SQLModel, table=True):
@@ -118,7 +119,8 @@ class EventRecord(SQLModel, table=True):
 
 
 class Artifact(SQLModel, table=True):
-    """One prompt or config file's content, named by the sha256 of its normalized bytes."""
+    """One prompt or config file's content, named by the sha256 of its normalized bytes (the
+    normalized bytes are what is kept: ``spec.sources.normalize``)."""
 
     __tablename__ = "artifacts"
 
@@ -132,16 +134,22 @@ class ArtifactVersion(SQLModel, table=True):
     """A file path pointing at some content at some time; rejected edits are kept, marked."""
 
     __tablename__ = "artifact_versions"
+    __table_args__ = (UniqueConstraint("path", "number"),)
 
     id: int | None = Field(default=None, primary_key=True)
     path: str = Field(index=True)
+    number: int = 1
+    """The version's place in its file's history: 1, 2, 3… (``path@3``)."""
     artifact_id: str = Field(foreign_key="artifacts.id")
     kind: str
+    """``workspace``, ``pipeline``, ``prompt``, ``schema``, ``scenario``, ``golden`` or ``file``."""
     size: int
     created: datetime
     parent_id: int | None = Field(default=None, foreign_key="artifact_versions.id")
     status: str = "valid"
     """``valid`` or ``rejected`` (an edit that failed validation never becomes active)."""
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    """Why a rejected version was rejected: its problems, one ``file:line:column: …`` a line."""
 
 
 class Release(SQLModel, table=True):
@@ -155,12 +163,15 @@ class Release(SQLModel, table=True):
 
 
 class Label(SQLModel, table=True):
-    """A movable name (``production``) for one artifact version."""
+    """A movable name (``production``) for one version of one file. ``latest`` is never
+    stored: it is always each file's newest valid version."""
 
     __tablename__ = "labels"
 
     name: str = Field(primary_key=True)
+    path: str = Field(primary_key=True)
     version_id: int = Field(foreign_key="artifact_versions.id")
+    created: datetime
 
 
 def table(model: type[SQLModel]) -> Table:
