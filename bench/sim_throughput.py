@@ -75,7 +75,8 @@ def bench_engine(sessions: int, concurrency: int, store: bool = True) -> dict[st
         location = locate(sim.workspace.root, f"sqlite:///{folder.name}/bench.db")
         db = open_engine(location)
         batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
-        recorder = Recorder(db, batch, redactor_for(sim.workspace.spec, os.environ))
+        redactor = redactor_for(sim.workspace.spec, os.environ)
+        recorder = Recorder(db, batch, redactor, pipeline=sim.pipeline)
         listeners.append(recorder.offer)
     tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(sessions)]
     marks: dict[str, float] = {}

@@ -64,7 +64,8 @@ def bench_writer(folder: Path, sim: Simulation, events: list[AnyEvent], round_: 
     path = fresh_db(folder, f"writer-{round_}.db")
     engine = open_engine(locate(folder, str(path)))
     batch = new_batch(folder, "support-triage", sim.scenario_name, sim.seed, False)
-    recorder = Recorder(engine, batch, redactor_for(sim.workspace.spec, os.environ))
+    redactor = redactor_for(sim.workspace.spec, os.environ)
+    recorder = Recorder(engine, batch, redactor, pipeline=sim.pipeline)
     started = time.perf_counter()
     for event in events:
         recorder.offer(event)

@@ -50,18 +50,13 @@ class Recording:
     def start(cls, sim: Simulation, db: str | None) -> Recording:
         """Open the store (or fail with a clear error before anything runs) and start recording."""
         from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for
-        from agentdesk.store.artifacts import Registry
 
         root = sim.workspace.root
         location = locate(root, db)
         engine = open_engine(location)
-        loaded = sim.pipeline
-        Registry(engine).record_release(
-            loaded.release, loaded.spec.name, loaded.manifest, loaded.contents
-        )
         batch = new_batch(root, sim.pipeline.spec.name, sim.scenario_name, sim.seed, sim.real_clock)
         redactor = redactor_for(sim.workspace.spec, os.environ)
-        return cls(location, engine, Recorder(engine, batch, redactor))
+        return cls(location, engine, Recorder(engine, batch, redactor, pipeline=sim.pipeline))
 
     def close(self) -> None:
         """Flush and stop; a store that failed mid-way is reported, the runs' summary still is."""

@@ -47,6 +47,8 @@ class RecordedRun:
     errors: int
     events: int
     approximate: bool
+    release_id: str | None = None
+    """The release that ran (``agentdesk artifacts release ID`` shows its files)."""
 
     @property
     def ref(self) -> str:

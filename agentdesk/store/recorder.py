@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +47,9 @@ from agentdesk.store.rows import (
     Rows,
 )
 from agentdesk.store.tables import Batch, EventRecord, Run, Span, table
+
+if TYPE_CHECKING:
+    from agentdesk.spec.loader import LoadedPipeline
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +71,19 @@ class Recorder:
         max_chunks: int = 16,
         max_batch: int = 8192,
         flush_interval: float = 0.05,
+        pipeline: LoadedPipeline | None = None,
     ) -> None:
+        """``pipeline``: what the runs run; its release (manifest and files) is recorded
+        first, so each run row can name it. Runs naming a release the recorder was not given
+        are recorded without one."""
         self.engine = engine
         self.batch_id = batch.id
         self.acknowledged = 0
         self.error: BaseException | None = None
         self._on_acknowledged = on_acknowledged
         self._fold = RecordFold(batch.id, redactor)
+        if pipeline is not None:
+            self._record_release(pipeline)
         self._insert = Inserter(engine)
         self._chunk: list[AnyEvent] = []
         self._chunk_started = 0.0
@@ -115,6 +124,14 @@ class Recorder:
             ) from self.error
 
     # --- the writer thread -------------------------------------------------------------------
+
+    def _record_release(self, pipeline: LoadedPipeline) -> None:
+        from agentdesk.store.artifacts import Registry
+
+        registry = Registry(self.engine)
+        name = pipeline.spec.name
+        registry.record_release(pipeline.release, name, pipeline.manifest, pipeline.contents)
+        self._fold.releases.add(pipeline.release)
 
     def _write_batch_row(self, batch: Batch) -> None:
         try:

@@ -128,6 +128,8 @@ class RecordFold:
         self.batch_id = batch_id
         self.redactor = redactor
         self.seq = 0
+        self.releases: set[str] = set()
+        """Releases recorded in the store (a run row may only name one of these)."""
         self._runs: dict[str, _RunState] = {}
 
     def take(self, events: list[AnyEvent]) -> Rows:
@@ -173,7 +175,7 @@ class RecordFold:
             "errors": 0,
             "events": 0,
             "approximate": False,
-            "release_id": getattr(event, "release", "") or None,
+            "release_id": event.release if event.release in self.releases else None,
             "input": self._json(event.input),
             "output": None,
         }

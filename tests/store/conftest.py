@@ -60,7 +60,7 @@ def record(store: Engine) -> Record:
         sim = Simulation.prepare(demo_workspace(), "support-triage", scenario)
         batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
         redactor = redactor_for(sim.workspace.spec, os.environ)
-        recorder = Recorder(store, batch, redactor, **recorder_options)
+        recorder = Recorder(store, batch, redactor, pipeline=sim.pipeline, **recorder_options)
         events: list[AnyEvent] = []
         tickets = [{"ticket_id": f"T-{1000 + i}"} for i in range(runs)]
         sim.execute(tickets, concurrency, [events.append, recorder.offer])

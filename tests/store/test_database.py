@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from agentdesk.store import StoreError, locate, open_engine
+from agentdesk.store.artifacts import Registry
 from agentdesk.store.database import StoreLocation
 
 
@@ -51,8 +52,46 @@ def test_sqlite_is_opened_in_wal_mode_with_normal_sync(store: Engine) -> None:
 def test_a_store_from_another_schema_version_is_refused(db_path: Path, store: Engine) -> None:
     with store.begin() as conn:
         conn.execute(text("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'"))
-    with pytest.raises(StoreError, match="has schema version 99, this agentdesk reads version 1"):
+    with pytest.raises(StoreError, match="has schema version 99, this agentdesk reads version 2"):
         open_engine(locate(db_path.parent, str(db_path)))
+
+
+def test_a_version_1_store_is_migrated_keeping_what_it_recorded(
+    db_path: Path, store: Engine
+) -> None:
+    """Version 1 had no ``number``/``error`` on versions and labels keyed by name alone."""
+    with store.begin() as conn:
+        conn.execute(text("DROP TABLE labels"))
+        conn.execute(text("DROP TABLE artifact_versions"))
+        conn.execute(
+            text(
+                "CREATE TABLE artifact_versions (id INTEGER PRIMARY KEY, path VARCHAR, "
+                "artifact_id VARCHAR, kind VARCHAR, size INTEGER, created DATETIME, "
+                "parent_id INTEGER, status VARCHAR)"
+            )
+        )
+        conn.execute(text("CREATE TABLE labels (name VARCHAR PRIMARY KEY, version_id INTEGER)"))
+        conn.execute(text("UPDATE store_meta SET value = '1' WHERE key = 'schema_version'"))
+        conn.execute(
+            text(
+                "INSERT INTO batches (id, created, workspace, pipeline, scenario, seed, "
+                "real_clock, agentdesk_version) "
+                "VALUES ('b1', '2026-01-01', 'w', 'p', 's', 1, 0, '')"
+            )
+        )
+    migrated = open_engine(locate(db_path.parent, str(db_path)))
+    with migrated.begin() as conn:
+        version = conn.execute(
+            text("SELECT value FROM store_meta WHERE key = 'schema_version'")
+        ).scalar_one()
+        batches = conn.execute(text("SELECT id FROM batches")).scalars().all()
+    registry = Registry(migrated)
+    recorded = registry.record("prompts/a.md", b"hello\n").version
+    registry.set_label("production", recorded)
+    assert version == "2"
+    assert batches == ["b1"]
+    assert registry.resolve("prompts/a.md@production") == registry.resolve("prompts/a.md@1")
+    migrated.dispose()
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,9 @@ def test_runs_are_recorded_and_read_back_on_postgres(pg_store: Engine) -> None:
         batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
         redactor = redactor_for(sim.workspace.spec, os.environ)
         # Small batches: most runs start in one transaction and finish in another (an update).
-        recorder = Recorder(pg_store, batch, redactor, chunk_size=8, max_batch=40)
+        recorder = Recorder(
+            pg_store, batch, redactor, chunk_size=8, max_batch=40, pipeline=sim.pipeline
+        )
         events = []
         tickets = [{"ticket_id": f"T-{1000 + i}"} for i in range(8)]
         sim.execute(tickets, 4, [events.append, recorder.offer])
@@ -54,6 +56,7 @@ def test_runs_are_recorded_and_read_back_on_postgres(pg_store: Engine) -> None:
     runs = list_runs(pg_store, limit=100)
     assert len(runs) == 16 and runs[0].batch_id == batch.id
     assert all(r.status != "running" and r.attempts for r in runs)
+    assert {r.release_id for r in runs} == {sim.pipeline.release}
     assert len(list_runs(pg_store, limit=100, failed=True)) == sum(r.status != "ok" for r in runs)
     for run in runs[:8]:
         live = RunSummary()
