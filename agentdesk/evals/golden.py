@@ -84,17 +84,19 @@ def load_golden(
     label: str,
     input_schema: dict[str, Any] | None = None,
     scenarios: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
 ) -> GoldenSet:
     """The golden set in ``path``; raises ``SpecError`` with every problem of every line.
 
-    ``scenarios`` (when given) are the names a case's ``scenarios`` may use."""
+    ``scenarios`` and ``models`` (when given) are the names a case's ``scenarios`` and its
+    judges' ``model`` may use."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise SpecError([Problem(label, 0, 0, f"cannot read: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
         raise SpecError([Problem(label, 0, 0, f"invalid UTF-8: {exc.reason}")]) from None
-    reader = _Reader(label, input_schema, scenarios)
+    reader = _Reader(label, input_schema, scenarios, models)
     cases = [case for case in reader.read(text.splitlines()) if case is not None]
     if not reader.problems and not cases:
         reader.problems.append(Problem(label, 0, 0, "no cases (the file is empty)"))
@@ -107,11 +109,16 @@ class _Reader:
     """Reads lines into cases, collecting the problems of all of them."""
 
     def __init__(
-        self, label: str, input_schema: dict[str, Any] | None, scenarios: Sequence[str] | None
+        self,
+        label: str,
+        input_schema: dict[str, Any] | None,
+        scenarios: Sequence[str] | None,
+        models: Sequence[str] | None,
     ) -> None:
         self.label = label
         self.input = SchemaValidator(input_schema) if input_schema else None
         self.scenarios = scenarios
+        self.models = models
         self.problems: list[Problem] = []
         self.ids: dict[str, int] = {}
 
@@ -171,6 +178,7 @@ class _Reader:
                 for e in self.input.errors(data["input"])
             ]
         self.check_scenarios(doc, data.get("scenarios"))
+        self.check_judges(doc, data.get("assert"))
 
     def check_scenarios(self, doc: YamlDocument, names: Any) -> None:
         if self.scenarios is None or not isinstance(names, list):
@@ -179,6 +187,21 @@ class _Reader:
             if isinstance(name, str) and name not in self.scenarios:
                 message = f"unknown scenario '{name}'{suggestion(name, self.scenarios)}"
                 self.problems.append(doc.problem(("scenarios", index), message, value=True))
+
+    def check_judges(self, doc: YamlDocument, assertions: Any) -> None:
+        """A judge names a workspace model (or there must be one to default to)."""
+        if self.models is None or not isinstance(assertions, list):
+            return
+        for index, item in enumerate(assertions):
+            if not isinstance(item, dict) or item.get("kind") != "judge":
+                continue
+            model = item.get("model")
+            if model is None and not self.models:
+                message = "a judge needs a model and the workspace declares none"
+                self.problems.append(doc.problem(("assert", index), message))
+            elif isinstance(model, str) and model not in self.models:
+                message = f"unknown model '{model}'{suggestion(model, self.models)}"
+                self.problems.append(doc.problem(("assert", index, "model"), message, value=True))
 
 
 def _case(spec: CaseSpec, line: int) -> GoldenCase:

@@ -1,0 +1,251 @@
+"""Gates: the thresholds an eval must meet, per scenario, read from a YAML file.
+
+A gate turns a figure of the report into a yes or no for CI::
+
+    defaults:                      # every scenario, unless it says otherwise
+      max_error_rate: {"*": 0.5}
+    scenarios:
+      happy:
+        min_pass_rate: 0.95
+        max_latency_p90: 250ms     # simulated time; a number is seconds
+        max_cost_per_case: 0.002   # USD
+      payments-503-storm:
+        min_pass_rate: 0.6
+        max_breaker_trips: 3
+
+A scenario's gates are the defaults with the scenario's own keys on top (maps such as
+``max_error_rate`` merge key by key). Gates for a scenario the eval did not run are not
+evaluated. The file is checked like every workspace file — unknown keys, scenarios, services
+and tags are problems with ``file:line:column``, all reported at once, before anything runs —
+because a misspelt gate that silently never fires is worse than no gate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from agentdesk.errors import Problem, SpecError
+from agentdesk.spec.validation import suggestion, validate_document
+from agentdesk.spec.yamlpos import YamlDocument, YamlPath, parse_yaml
+
+if TYPE_CHECKING:
+    from agentdesk.evals.report import ScenarioReport
+
+ANY_SERVICE = "*"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+
+
+def _seconds(value: Any) -> Any:
+    """``250ms``, ``2s``, ``1.5 s`` or a plain number of seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"expected a duration such as 250ms or 2s, got '{value}'")
+        number = float(match.group(1))
+        return number / 1000 if match.group(2) == "ms" else number
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+Rate = Annotated[float, Field(ge=0, le=1)]
+
+
+class GateSpec(BaseModel):
+    """The gates of one scenario; every key is optional (a missing key is no gate)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_pass_rate: Rate | None = None
+    """Fraction of the scenario's cases whose assertions all passed."""
+    min_pass_rate_by_tag: dict[str, Rate] = Field(default_factory=dict)
+    """The same, for the cases with a tag."""
+    max_latency_p50: Seconds | None = None
+    """Median run duration, in simulated seconds (or ``250ms``)."""
+    max_latency_p90: Seconds | None = None
+    max_latency_p95: Seconds | None = None
+    max_cost_per_case: float | None = Field(None, ge=0)
+    """Mean USD per case (tokens billed, at the workspace's prices)."""
+    max_error_rate: dict[str, Rate] = Field(default_factory=dict)
+    """Failed attempts / attempts, per downstream service; ``"*"`` for any other service."""
+    max_breaker_trips: int | None = Field(None, ge=0)
+    """Times any breaker opened during the scenario."""
+    max_fallback_rate: Rate | None = None
+    """Fraction of cases that took a model fallback."""
+    min_end_to_end: Rate | None = None
+    """End-to-end reliability composed from the measured per-step success rates (the
+    compounding table's "with the pipeline's policies" figure)."""
+
+
+class GatesFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    defaults: GateSpec = GateSpec()
+    """Gates for every scenario."""
+    scenarios: dict[str, GateSpec] = Field(default_factory=dict)
+    """Gates by scenario name, on top of the defaults."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    file: str
+    spec: GatesFile
+
+    def for_scenario(self, scenario: str) -> GateSpec:
+        own = self.spec.scenarios.get(scenario)
+        return self.spec.defaults if own is None else _merged(self.spec.defaults, own)
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One gate checked against one scenario's figures."""
+
+    scenario: str
+    gate: str
+    """The key, with its service or tag: ``max_error_rate[payments]``."""
+    limit: float
+    actual: float | None
+    """None when there was nothing to measure (no case with the tag): the gate fails."""
+    passed: bool
+
+    def describe(self) -> str:
+        sign = ">=" if self.gate.startswith("min_") else "<="
+        actual = "nothing measured" if self.actual is None else f"{self.actual:.6g}"
+        return f"{self.gate}: {actual} (must be {sign} {self.limit:g})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "gate": self.gate,
+            "limit": self.limit,
+            "actual": self.actual,
+            "passed": self.passed,
+        }
+
+
+def load_gates(
+    path: Path,
+    label: str,
+    *,
+    scenarios: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> Gates:
+    """The gates in ``path``; raises ``SpecError`` with every problem. The optional name lists
+    are what scenario names, ``max_error_rate`` keys and tags may be."""
+    try:
+        doc = parse_yaml(path.read_bytes(), label)
+    except OSError as exc:
+        raise SpecError([Problem(label, 0, 0, f"cannot read: {exc.strerror}")]) from None
+    spec, problems = validate_document(GatesFile.model_validate, doc, model=GatesFile)
+    problems += _name_problems(doc, scenarios, services, tags)
+    if spec is None or problems:
+        raise SpecError(problems)
+    return Gates(label, spec)
+
+
+def _name_problems(
+    doc: YamlDocument,
+    scenarios: Sequence[str] | None,
+    services: Sequence[str] | None,
+    tags: Sequence[str] | None,
+) -> list[Problem]:
+    problems = []
+    sections = doc.data.get("scenarios")
+    if isinstance(sections, dict) and scenarios is not None:
+        problems += _unknown(doc, ("scenarios",), sections, scenarios, "scenario")
+    for prefix, section in _sections(doc.data):
+        if services is not None:
+            problems += _unknown(
+                doc,
+                (*prefix, "max_error_rate"),
+                section.get("max_error_rate"),
+                [*services, ANY_SERVICE],
+                "service",
+            )
+        if tags is not None:
+            where = (*prefix, "min_pass_rate_by_tag")
+            problems += _unknown(doc, where, section.get("min_pass_rate_by_tag"), tags, "tag")
+    return problems
+
+
+def _sections(data: dict[str, Any]) -> Iterator[tuple[YamlPath, dict[str, Any]]]:
+    if isinstance(data.get("defaults"), dict):
+        yield ("defaults",), data["defaults"]
+    scenarios = data.get("scenarios")
+    for name, section in scenarios.items() if isinstance(scenarios, dict) else ():
+        if isinstance(section, dict):
+            yield ("scenarios", name), section
+
+
+def _unknown(
+    doc: YamlDocument, at: YamlPath, mapping: Any, known: Sequence[str], what: str
+) -> list[Problem]:
+    if not isinstance(mapping, dict):
+        return []
+    return [
+        doc.problem((*at, name), f"unknown {what} '{name}'{suggestion(name, known)}")
+        for name in mapping
+        if name not in known
+    ]
+
+
+def _merged(base: GateSpec, own: GateSpec) -> GateSpec:
+    values = base.model_dump()
+    for key in own.model_fields_set:
+        mine = getattr(own, key)
+        values[key] = {**values[key], **mine} if isinstance(mine, dict) else mine
+    return GateSpec.model_validate(values)
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def evaluate(spec: GateSpec, report: ScenarioReport) -> list[GateResult]:
+    """Every gate ``spec`` sets, checked against one scenario's report."""
+    results: list[GateResult] = []
+
+    def gate(name: str, limit: float | None, actual: float | None, minimum: bool) -> None:
+        if limit is None:
+            return
+        ok = actual is not None and (actual >= limit if minimum else actual <= limit + 1e-12)
+        results.append(GateResult(report.scenario, name, limit, actual, ok))
+
+    _pass_rate_gates(spec, report, gate)
+    for name, q in (("p50", 0.50), ("p90", 0.90), ("p95", 0.95)):
+        gate(f"max_latency_{name}", getattr(spec, f"max_latency_{name}"), report.latency(q), False)
+    gate("max_cost_per_case", spec.max_cost_per_case, report.cost_per_case, False)
+    for service, limit, rate in _error_limits(report.error_rates(), spec.max_error_rate):
+        gate(f"max_error_rate[{service}]", limit, rate, False)
+    gate("max_breaker_trips", spec.max_breaker_trips, report.breaker_trips, False)
+    gate("max_fallback_rate", spec.max_fallback_rate, report.fallback_rate, False)
+    gate("min_end_to_end", spec.min_end_to_end, report.compounding.with_policies, True)
+    return results
+
+
+_Gate = Callable[[str, float | None, float | None, bool], None]
+
+
+def _pass_rate_gates(spec: GateSpec, report: ScenarioReport, gate: _Gate) -> None:
+    gate("min_pass_rate", spec.min_pass_rate, report.pass_rate, True)
+    tag_rates = report.tag_rates()
+    for tag, limit in spec.min_pass_rate_by_tag.items():
+        gate(f"min_pass_rate_by_tag[{tag}]", limit, tag_rates.get(tag), True)
+
+
+def _error_limits(
+    measured: dict[str, float], limits: dict[str, float]
+) -> Iterator[tuple[str, float, float]]:
+    """(service, limit, rate) for each limited service; ``*`` limits each service not named."""
+    for service, limit in limits.items():
+        if service != ANY_SERVICE:
+            yield service, limit, measured.get(service, 0.0)
+    if ANY_SERVICE in limits:
+        for service, rate in sorted(measured.items()):
+            if service not in limits:
+                yield service, limits[ANY_SERVICE], rate
