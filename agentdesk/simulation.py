@@ -28,6 +28,7 @@ from agentdesk.spec.loader import (
     load_workspace,
 )
 from agentdesk.spec.models import BudgetsSpec
+from agentdesk.spec.sources import DISK, FileSource
 from sims.profiles import Scenario, validate_scenario
 from sims.world import SimWorld
 
@@ -65,10 +66,17 @@ class Simulation:
 
     @classmethod
     def prepare(
-        cls, root: Path, pipeline: str, scenario: str | None = None, seed: int | None = None
+        cls,
+        root: Path,
+        pipeline: str,
+        scenario: str | None = None,
+        seed: int | None = None,
+        files: FileSource = DISK,
     ) -> Simulation:
+        """``files``: what the workspace is read through (hot reload's active set, a stored
+        version being compared); the disk by default."""
         # Not strict: agentdesk.yaml's problems are reported together with the pipeline's.
-        workspace = load_workspace(root, strict=False)
+        workspace = load_workspace(root, strict=False, files=files)
         loaded = load_pipeline(workspace, pipeline)
         scenario_name, raw = load_scenario(workspace, scenario or workspace.spec.scenario)
         profile = validate_scenario(raw)
