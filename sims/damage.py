@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from sims.asgi import Reply
-from sims.profiles import DriftFault, MalformedFault
+from sims.profiles import DriftFault, InjectFault, MalformedFault
 
 
 def truncate(text: str) -> str:
@@ -78,8 +78,20 @@ def damage_text(text: str, fault: MalformedFault | DriftFault) -> str:
     return json.dumps(changed, ensure_ascii=False)
 
 
-def damage_reply(reply: Reply, fault: MalformedFault | DriftFault) -> Reply:
+def inject(value: Any, fault: InjectFault) -> Any:
+    """The fault's text appended to the named top-level string fields of a JSON object."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: f"{v}\n\n{fault.text}" if k in fault.fields and isinstance(v, str) else v
+        for k, v in value.items()
+    }
+
+
+def damage_reply(reply: Reply, fault: MalformedFault | DriftFault | InjectFault) -> Reply:
     """Damage a tool sim's HTTP body (the status and headers stay as they were)."""
+    if isinstance(fault, InjectFault):
+        return replace(reply, payload=inject(reply.payload, fault))
     if isinstance(fault, DriftFault):
         return replace(reply, payload=drift(reply.payload, fault))
     if fault.mode == "wrong_types":

@@ -31,7 +31,15 @@ from sims.asgi import (
 )
 from sims.damage import damage_reply
 from sims.faults import TokenBucket, decide, retry_after_seconds
-from sims.profiles import DriftFault, ErrorFault, Fault, HangFault, MalformedFault, ResetFault
+from sims.profiles import (
+    DriftFault,
+    ErrorFault,
+    Fault,
+    HangFault,
+    InjectFault,
+    MalformedFault,
+    ResetFault,
+)
 
 if TYPE_CHECKING:
     from sims.world import SimWorld
@@ -130,7 +138,10 @@ class Gateway:
             await asyncio.sleep(reply.extra_latency)
         if isinstance(fault, ResetFault):
             raise ConnectionReset(f"{self.service}: connection reset after the request")
-        if isinstance(fault, MalformedFault | DriftFault) and not self.sim.damages_content:
+        if (
+            isinstance(fault, MalformedFault | DriftFault | InjectFault)
+            and not self.sim.damages_content
+        ):
             return damage_reply(reply, fault)
         return reply
 

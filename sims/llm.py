@@ -15,14 +15,22 @@ import json
 import random
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from agentdesk.tokens.counting import TokenCounter, shared_counter
 from sims import answers
 from sims.asgi import Reply, Router
 from sims.damage import damage_text
 from sims.gateway import SIM_EPOCH, STEP_HEADER, Call
-from sims.profiles import Choice, DriftFault, LLMRule, LLMSimConfig, MalformedFault
+from sims.profiles import (
+    Choice,
+    DriftFault,
+    Fault,
+    InjectFault,
+    LLMRule,
+    LLMSimConfig,
+    MalformedFault,
+)
 
 _ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "The request is invalid."),
@@ -113,6 +121,8 @@ class LLMSim:
     def _content(self, call: Call, body: dict[str, Any], messages: list[Any]) -> str:
         rng = call.rng("answer")
         value = self._answer(call, body, messages, rng)
+        if _obeys(call.fault, messages):
+            value = call.fault.json_
         if isinstance(value, str):
             text = value
         else:
@@ -230,6 +240,15 @@ def _last_user(messages: list[Any]) -> str:
                 return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
             return content if isinstance(content, str) else ""
     return ""
+
+
+def _obeys(fault: Fault | None, messages: list[Any]) -> TypeGuard[InjectFault]:
+    """A model that follows instructions found in its input (the ``inject`` fault)."""
+    return (
+        isinstance(fault, InjectFault)
+        and fault.json_ is not None
+        and fault.text in _last_user(messages)
+    )
 
 
 def _step_id(step: str) -> str:

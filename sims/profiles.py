@@ -153,8 +153,25 @@ class SpikeFault(FaultBase):
     """Seconds of extra latency."""
 
 
+class InjectFault(FaultBase):
+    """Prompt injection. On a tool service, the reply carries instructions for the agent:
+    ``text`` is appended to the top-level string ``fields`` of its JSON body. On the LLM, the
+    model follows such instructions: when ``text`` is in the last user message, it answers
+    ``json`` instead of what it would have said (``rate``: how often it falls for it)."""
+
+    kind: Literal["inject"]
+    text: str = Field(min_length=1)
+    """The injected instruction (tool) or the words that trigger obedience (LLM)."""
+    fields: list[str] = Field(default_factory=lambda: ["body"])
+    """Tool services: the top-level string fields the text is appended to."""
+    json_: Any = Field(None, alias="json")
+    """LLM: the answer of a model that obeys; None leaves its answers alone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
 Fault = Annotated[
-    ErrorFault | HangFault | ResetFault | MalformedFault | DriftFault | SpikeFault,
+    ErrorFault | HangFault | ResetFault | MalformedFault | DriftFault | SpikeFault | InjectFault,
     Field(discriminator="kind"),
 ]
 

@@ -23,6 +23,7 @@ from rich.text import Text
 from agentdesk.errors import AgentdeskError, Problem, SpecError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_GATE_FAILED = 3  # agentdesk eval: a gate failed (distinct from errors and failed runs)
 
 stdout = Console()
 stderr = Console(stderr=True)

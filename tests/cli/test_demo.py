@@ -23,6 +23,7 @@ def test_the_demo_has_what_the_readme_lists() -> None:
         "llm-429-burst",
         "malformed-json",
         "payments-503-storm",
+        "prompt-injection",
         "schema-drift",
     ]
     assert PIPELINES == ["doc-reconciliation", "support-triage"]
