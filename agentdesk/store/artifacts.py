@@ -233,15 +233,17 @@ class Registry:
             if not valid:
                 raise UnknownArtifact(f"{path} has no valid version")
             return valid[0]
-        if which.isdigit() and int(which) <= len(history):
+        if which.isdigit() and 1 <= int(which) <= len(history):
             return next(v for v in history if v.number == int(which))
         labelled = [v for v in history if which in v.labels]
         if labelled:
             return labelled[0]
         if _HEX.fullmatch(which):
-            matches = {v.artifact_id: v for v in history if v.artifact_id.startswith(which)}
+            # Oldest first, so that each content keeps its newest version.
+            found = reversed(history)
+            matches = {v.artifact_id: v for v in found if v.artifact_id.startswith(which)}
             if len(matches) == 1:
-                return max(matches.values(), key=lambda v: v.number)
+                return next(iter(matches.values()))
             if len(matches) > 1:
                 raise UnknownArtifact(f"{ref}: the hash prefix matches {len(matches)} versions")
         numbers = f"1–{len(history)}"
