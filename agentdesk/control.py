@@ -3,8 +3,9 @@
 ``LiveControl`` runs one ``Simulation`` under steady load (N concurrent sessions cycling
 through the workspace's inputs, for as long as it runs) on its own thread, on a virtual clock
 that is **paced** (simulated seconds per real second) and can be paused. Everything the UI
-asks for — pause, pace, inject or clear a fault, switch scenario — crosses into the sim's loop
-with ``call_soon_threadsafe``, so the sim's state is only ever touched by its own thread.
+asks for — pause, pace, inject or clear a fault, switch scenario, swap the pipeline to a new
+release — crosses into the sim's loop with ``call_soon_threadsafe``, so the sim's state is only
+ever touched by its own thread.
 
 Events come back through an ``EventBridge``: the bus calls ``put`` synchronously on the sim
 thread, and the consumer (the TUI's bridge worker, a test, the benchmark) drains batches from
@@ -24,7 +25,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ from agentdesk.engine.bus import EventBus
 from agentdesk.engine.clock import VirtualClockLoop
 from agentdesk.engine.events import AnyEvent
 from agentdesk.engine.runner import Engine
+from agentdesk.engine.transport import ServiceClient
 from agentdesk.services import build_clients
 from agentdesk.simulation import Simulation
-from agentdesk.spec.loader import load_scenario
+from agentdesk.spec.loader import LoadedPipeline, Workspace, load_scenario
 from sims.profiles import Scenario, Window, validate_scenario
 from sims.world import SimWorld
 
@@ -138,6 +140,8 @@ class ControlState:
     """Service → the scenario's faults, described in a few words each."""
     error: str = ""
     """Why the simulation thread stopped, when it stopped by itself."""
+    release: str = ""
+    """The release new runs start on (hot reload swaps it)."""
 
 
 class LiveControl:
@@ -157,11 +161,15 @@ class LiveControl:
         self.inputs = list(inputs)
         self.bridge = bridge or EventBridge()
         self.state = ControlState(sim.pipeline.spec.name, sim.scenario_name, sessions, pace)
+        self.state.release = sim.pipeline.release
         self._describe(sim.scenario)
         self.finished_runs = 0
         self.services = sorted(sim.workspace.spec.services)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._world: SimWorld | None = None
+        self._engine: Engine | None = None
+        self._clients: Mapping[str, ServiceClient] = {}
+        self._bus = EventBus()
         self._task: asyncio.Task[int] | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -251,6 +259,19 @@ class LiveControl:
         self._describe(scenario)
         self._on_world(lambda world: world.set_scenario(shifted(scenario, world.clock())))
 
+    def swap_pipeline(self, workspace: Workspace, pipeline: LoadedPipeline) -> None:
+        """Run new sessions on another release of the pipeline (hot reload), live.
+
+        Runs in flight finish on the release they started with; every run started after the
+        swap reaches the sim thread uses ``pipeline``. Breakers, session budgets and the
+        clock's epoch carry over: they describe the services and the session, not the files.
+        """
+        if pipeline.spec.name != self.state.pipeline:
+            raise ValueError(f"{pipeline.spec.name} is not the running {self.state.pipeline}")
+        self.sim = replace(self.sim, workspace=workspace, pipeline=pipeline)
+        self.state.release = pipeline.release
+        self._on_loop(lambda: self._swap_engine(workspace, pipeline))
+
     def call_at(self, sim_time: float, action: Callable[[], None]) -> None:
         """Run ``action`` on the sim thread when the simulation's clock reaches ``sim_time``."""
         loop = self._loop
@@ -318,16 +339,35 @@ class LiveControl:
         clients = build_clients(sim.workspace.spec, world, os.environ)
         self._world = world
         self._apply_pace()
+        self._clients, self._bus = clients, bus
         try:
-            engine = Engine(
+            self._engine = Engine(
                 sim.workspace, sim.pipeline, clients, bus, seed=sim.seed, scenario=sim.scenario_name
             )
-            return await engine.run_sessions(
-                self._feed(), self.state.sessions, on_result=self._count
-            )
+            return await self._run_sessions()
         finally:
             for client in clients.values():
                 await client.aclose()
+
+    async def _run_sessions(self) -> int:
+        """``Engine.run_sessions``, except that each session starts on the engine current at
+        that moment (``_swap_engine`` replaces it)."""
+        numbered = enumerate(self._feed())
+
+        async def worker() -> None:
+            for session, item in numbered:
+                assert self._engine is not None
+                await self._engine.run(item, session)
+                self._count(None)
+
+        await asyncio.gather(*(worker() for _ in range(max(1, self.state.sessions))))
+        return self.finished_runs
+
+    def _swap_engine(self, workspace: Workspace, pipeline: LoadedPipeline) -> None:
+        old = self._engine
+        if old is None:  # not started yet: _main builds it from self.sim
+            return
+        self._engine = successor(old, workspace, pipeline, self._clients, self._bus)
 
     def _feed(self) -> Iterator[Any]:
         for item in itertools.cycle(self.inputs):
@@ -337,6 +377,29 @@ class LiveControl:
 
     def _count(self, _: object) -> None:
         self.finished_runs += 1
+
+
+def successor(
+    old: Engine,
+    workspace: Workspace,
+    pipeline: LoadedPipeline,
+    clients: Mapping[str, ServiceClient],
+    bus: EventBus,
+) -> Engine:
+    """An engine for another release that carries on from ``old``: the same breakers (and the
+    executor that consults them), session budgets and epoch, so the board, the meters and
+    every event's ``t`` continue across the swap. The old engine keeps its pipeline for the
+    runs still in flight on it.
+
+    The engine has no public way to hand this state over yet; this reaches into it here, in
+    one place, rather than resetting every breaker on each save.
+    """
+    engine = Engine(workspace, pipeline, clients, bus, seed=old.seed, scenario=old.scenario)
+    engine.board = old.board
+    engine._executor = old._executor
+    engine._sessions = old._sessions
+    engine.epoch = old.epoch
+    return engine
 
 
 def _cancel(task: asyncio.Task[Any]) -> None:

@@ -191,3 +191,37 @@ def test_the_control_core_loads_no_ui(tmp_path: Any) -> None:
     report = _probe("agentdesk.control", tmp_path)
     assert _forbidden(report["modules"]) == []
     assert (report["threads"], report["loops"], report["clock_reads"]) == ([], [], [])
+
+
+def test_swapping_the_pipeline_starts_new_runs_on_the_new_release(control: LiveControl) -> None:
+    """Hot reload swaps the pipeline live: runs started after the swap carry the new release,
+    runs already in flight finish (on the old one), and simulated time keeps counting from the
+    same epoch (no event's ``t`` goes back to zero)."""
+    from agentdesk.spec.loader import load_pipeline, load_workspace
+    from agentdesk.spec.sources import OverlayFiles
+
+    root = demo_workspace()
+    old = control.state.release
+    before = _until(control, _count(RunFinished, 5))
+    prompt = (root / "prompts" / "triage.user.md").read_bytes() + b"\nBe brief.\n"
+    files = OverlayFiles(root, {"prompts/triage.user.md": prompt})
+    workspace = load_workspace(root, strict=False, files=files)
+    loaded = load_pipeline(workspace, "support-triage")
+    control.swap_pipeline(workspace, loaded)
+    assert control.state.release == loaded.release != old
+    assert control.sim.pipeline is loaded
+    after = _until(control, lambda e: isinstance(e, RunStarted) and e.release == loaded.release)
+    events = before + after
+    in_flight = {e.run_id for e in events if isinstance(e, RunStarted) and e.release == old}
+    later = _until(control, _count(RunFinished, 12))
+    finished = {e.run_id for e in events + later if isinstance(e, RunFinished)}
+    assert in_flight <= finished
+    first_new = next(e for e in after if isinstance(e, RunStarted) and e.release != old)
+    assert first_new.t >= max(e.t for e in before)
+
+
+def test_swapping_to_another_pipeline_is_refused(control: LiveControl) -> None:
+    """The swap replaces a release of the running pipeline, never the pipeline itself."""
+    other = Simulation.prepare(demo_workspace(), "doc-reconciliation")
+    with pytest.raises(ValueError, match="not the running support-triage"):
+        control.swap_pipeline(other.workspace, other.pipeline)
