@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentdesk.engine.events import AnyEvent, TokensCounted
 from agentdesk.engine.runner import RunResult
-from agentdesk.projections.summary import RunSummary
+from agentdesk.projections.summary import RunSummary, step_name
 from agentdesk.simulation import Simulation
 from agentdesk.spec.sources import FileSource
 
@@ -29,6 +30,11 @@ class Side:
     results: list[RunResult]
     """One per input, in input order."""
     summary: RunSummary
+
+    @property
+    def approximate(self) -> bool:
+        """Token counts were estimated (tiktoken's encodings could not be loaded)."""
+        return self.summary.tokens.approximate
 
     def measures(self) -> dict[str, float]:
         s = self.summary
@@ -201,3 +207,21 @@ def compare(
         root, after, pipeline, scenario=sim.scenario_name, seed=sim.seed, inputs=given, cache=cache
     )
     return Comparison(sim.pipeline.spec.name, sim.scenario_name, sim.seed, given, old, new)
+
+
+def rendered_prompt_tokens(root: Path, files: FileSource, pipeline: str, path: str) -> int | None:
+    """Prompt tokens of the first call of each step that reads ``path``, summed: the prompt
+    as the model receives it (rendered, with the chat overhead), not the template's text.
+
+    The pipeline runs once on its example input under the workspace's scenario; None when no
+    step reading the file was called (a route skipped it, an earlier step failed)."""
+    sim = Simulation.prepare(root, pipeline, files=files)
+    steps = {step for step, read in sim.pipeline.step_files.items() if path in read}
+    first: dict[str, int] = {}
+
+    def note(event: AnyEvent) -> None:
+        if type(event) is TokensCounted and step_name(event.step).split("/")[-1] in steps:
+            first.setdefault(event.step, event.prompt_tokens)
+
+    sim.execute([sim.default_input()], 1, [note])
+    return sum(first.values()) if first else None

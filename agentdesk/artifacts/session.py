@@ -109,6 +109,11 @@ class ArtifactSession:
         with self._lock:
             return self._releases.get(pipeline)
 
+    def readers(self, path: str) -> list[str]:
+        """The pipelines whose last load read ``path``."""
+        with self._lock:
+            return sorted(self._readers.get(path, ()))
+
     def load(self, pipeline: str) -> LoadedPipeline:
         """The pipeline as the active set has it."""
         with self._lock:
@@ -203,6 +208,8 @@ class ArtifactSession:
         try:
             data = (self.root / path).read_bytes()
         except FileNotFoundError:
+            if path not in self._active and path not in self.problems:
+                return Outcome(path, "unchanged")  # never seen: a file that came and went
             return self._emit(Outcome(path, "deleted", active=self.active_id(path)))
         except OSError as exc:
             problem = Problem(path, 0, 0, f"cannot read: {exc.strerror}")

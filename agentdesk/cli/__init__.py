@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from agentdesk import __version__
+from agentdesk.cli.artifacts import artifacts
 from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.demo import demo
@@ -20,6 +21,7 @@ from agentdesk.cli.runs import runs
 from agentdesk.cli.sims import sims
 from agentdesk.cli.tokens import tokens
 from agentdesk.cli.tui import tui
+from agentdesk.cli.watch import watch
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,5 +36,5 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         ctx.invoke(tui, workspace=workspace)
 
 
-for command in (run, check, sims, tui, demo, tokens, runs):
+for command in (run, check, sims, tui, demo, tokens, runs, artifacts, watch):
     main.add_command(command)
