@@ -213,7 +213,8 @@ class ArtifactSession:
             return self._emit(Outcome(path, "deleted", active=self.active_id(path)))
         except OSError as exc:
             problem = Problem(path, 0, 0, f"cannot read: {exc.strerror}")
-            return self._emit(Outcome(path, "rejected", problems=(problem,)))
+            active = self.active_id(path)
+            return self._emit(Outcome(path, "rejected", problems=(problem,), active=active))
         content = normalize(data)
         if self._active.get(path) == content and path not in self.problems:
             return self._emit(Outcome(path, "unchanged", active=artifact_id(content)))
