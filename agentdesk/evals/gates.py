@@ -137,7 +137,9 @@ def load_gates(
     tags: Sequence[str] | None = None,
 ) -> Gates:
     """The gates in ``path``; raises ``SpecError`` with every problem. The optional name lists
-    are what scenario names, ``max_error_rate`` keys and tags may be."""
+    are what scenario names, ``max_error_rate`` keys and tags may be. (One gates file may
+    serve several golden sets, so the eval does not pass tags: a tag gate with no case to
+    measure fails instead.)"""
     try:
         doc = parse_yaml(path.read_bytes(), label)
     except OSError as exc:

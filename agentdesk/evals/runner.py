@@ -71,14 +71,13 @@ def prepare(
     known = _scenario_names(root)
     golden_set = _collect(problems, lambda: _golden(first, golden, known))
     gates_path = _gates_path(root, gates, use_gates)
-    tags = sorted({t for c in golden_set.cases for t in c.tags}) if golden_set else None
     loaded_gates = None
     if gates_path is not None:
         services = list(first.workspace.spec.services)
         label = first.workspace.relative(gates_path)
         loaded_gates = _collect(
             problems,
-            lambda: load_gates(gates_path, label, scenarios=known, services=services, tags=tags),
+            lambda: load_gates(gates_path, label, scenarios=known, services=services),
         )
     if problems or golden_set is None:
         raise SpecError(problems)
