@@ -99,6 +99,8 @@ def _read(stream: IO[bytes], label: str, limits: ImportLimits) -> ImportedTrace:
     try:
         reader.read(ijson.basic_parse(feed, multiple_values=True, use_float=True))
     except ijson.JSONError as exc:
+        if feed.blank:
+            raise TraceFileError(label, 0, "", "nothing to import: it holds no JSON") from exc
         raise TraceFileError(label, feed.line, "", _json_problem(exc)) from exc
     except BadValue as exc:
         raise TraceFileError(label, feed.line, exc.path, exc.message) from exc
@@ -116,7 +118,13 @@ def _size(stream: IO[bytes]) -> int | None:
 
 
 def _too_big(size: int, limits: ImportLimits) -> str:
-    return f"it is {size / GIB:.2f} GiB, over the import limit of {limits.max_bytes / GIB:.2f} GiB"
+    return f"it is {_bytes(size)}, over the import limit of {_bytes(limits.max_bytes)}"
+
+
+def _bytes(size: int) -> str:
+    if size < 1 << 20:
+        return f"{size:,} bytes"
+    return f"{size / (1 << 20):,.1f} MiB" if size < GIB else f"{size / GIB:,.1f} GiB"
 
 
 def _json_problem(exc: Exception) -> str:
@@ -135,6 +143,8 @@ class _LineFeed:
         self.line = 0
         self.offset = 0
         self._at_line_start = True
+        self.blank = True
+        """Nothing but white space so far."""
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson's probe for bytes or text: must not consume anything
@@ -143,9 +153,11 @@ class _LineFeed:
         if chunk and self._at_line_start:
             self.line += 1
         self._at_line_start = chunk.endswith(b"\n")
+        self.blank = self.blank and not chunk.strip()
         self.offset += len(chunk)
         if self.offset > self.limits.max_bytes:
-            raise TraceFileError(self.label, self.line, "", _too_big(self.offset, self.limits))
+            limit = _bytes(self.limits.max_bytes)
+            raise TraceFileError(self.label, self.line, "", f"it goes on past the limit of {limit}")
         return chunk
 
 
