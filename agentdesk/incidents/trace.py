@@ -113,6 +113,7 @@ class TraceTotals:
     traces: int
     spans: int
     runs: int
+    """Root spans (a run each in agentdesk's own exports)."""
     llm_calls: int
     tool_calls: int
     failed_calls: int
@@ -157,7 +158,7 @@ class ImportedTrace:
 
     def roots(self) -> list[TraceSpan]:
         """Spans without a parent in this file, in file order."""
-        return [s for s in self.spans if s.kind == "run"]
+        return [s for s in self.spans if s.parent_id not in self._index]
 
     def walk(self) -> Iterator[tuple[int, TraceSpan]]:
         """Every span with its depth, parents before children, siblings by start time."""
