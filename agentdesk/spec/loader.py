@@ -623,6 +623,8 @@ class _PipelineBuilder:
                 elif name == "loop" and not item.in_loop:
                     message = "'loop' is only defined inside a loop step"
                     self._template_problem(leaf.origin, line, message)
+            for chain, line in leaf.references.chains:
+                self._check_input_property(leaf.origin, chain, line)
             for step_id, line in leaf.references.steps.items():
                 if step_id not in self.step_ids:
                     message = (
@@ -630,6 +632,22 @@ class _PipelineBuilder:
                         f"pipeline{suggestion(step_id, self.step_ids)}"
                     )
                     self._template_problem(leaf.origin, line, message)
+
+    def _check_input_property(
+        self, origin: Origin, chain: tuple[str | int, ...], line: int
+    ) -> None:
+        """``input.X`` where the input schema declares its properties and X is not one of them
+        would fail at render time (strict templates); say so now."""
+        if len(chain) < 2 or chain[0] != "input" or not isinstance(chain[1], str):
+            return
+        schema = self.spec.input.schema_ if self.spec is not None else None
+        declared = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(declared, dict) or chain[1] in declared:
+            return
+        names = sorted(declared)
+        hint = suggestion(chain[1], names) or f" (declared: {', '.join(names) or 'none'})"
+        message = f"input has no property '{chain[1]}' in the pipeline's input schema{hint}"
+        self._template_problem(origin, line, message)
 
     def _template_problem(self, origin: Origin, line: int, message: str) -> None:
         at_line, column = origin.at(line)

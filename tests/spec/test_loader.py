@@ -352,6 +352,17 @@ def test_undefined_template_variables_and_steps(write_workspace: WriteWorkspace)
     ]
 
 
+def test_input_properties_the_schema_does_not_declare(write_workspace: WriteWorkspace) -> None:
+    """Strict templates would fail at render time on every run: say so when loading."""
+    schema = "input:\n  schema: {type: object, properties: {ticket_id: {type: string}}}\n"
+    steps = "  - {id: a, kind: tool, service: crm, path: '/x/{{ input.ticket }}'}\n"
+    files = {**pipeline(steps, schema), "prompts/triage.md": "{{ input.ticket_id }}\n"}
+    assert problems_of(write_workspace(files)) == [
+        "pipelines/triage.yaml:5:45: input has no property 'ticket' in the pipeline's input "
+        "schema (did you mean 'ticket_id'?)"
+    ]
+
+
 def test_unknown_variable_lists_the_known_ones(write_workspace: WriteWorkspace) -> None:
     steps = "  - {id: a, kind: tool, service: crm, path: '/x/{{ zzz }}'}\n"
     assert problems_of(write_workspace(pipeline(steps))) == [
@@ -473,7 +484,7 @@ services:
         "scenarios/storm.yaml:3:5: missing required key 'stddev'",
         "scenarios/storm.yaml:3:40: unknown key 'stdev' (did you mean 'stddev'?)",
         "scenarios/storm.yaml:5:16: kind must be one of error, hang, reset, malformed, drift, "
-        "spike, got 'eror'",
+        "spike, inject, got 'eror'",
     ]
 
 
