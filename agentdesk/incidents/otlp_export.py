@@ -23,7 +23,7 @@ store's ``Redactor`` fits), so secrets and personal data never reach a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,7 +80,7 @@ def export_otlp(
     fold = TraceFold(redactor, content)
     for event in events:
         fold.apply(event)
-    clock = _Clock(epoch_ns, fold.earliest if origin is None else origin)
+    clock = _Clock(epoch_ns, (fold.earliest or 0.0) if origin is None else origin)
     spans = [_span_json(span, fold, clock, redactor) for span in fold.tree.spans.values()]
     scope = {"scope": {"name": SCOPE, "version": __version__}, "spans": spans}
     resource = {sc.SERVICE_NAME: SCOPE, sc.SERVICE_VERSION: __version__}
@@ -116,15 +116,13 @@ class TraceFold:
         self.redactor = redactor
         self.extra: dict[str, _Extra] = {}
         self.last_t: dict[str, float] = {}
-        self.earliest = 0.0
+        self.earliest: float | None = None
         self.content = content
         self._last_ok_attempt: dict[str, str] = {}
-        self._seen = False
 
     def apply(self, event: AnyEvent) -> None:
         self.tree.apply(event)
-        self.earliest = min(self.earliest, event.t) if self._seen else event.t
-        self._seen = True
+        self.earliest = event.t if self.earliest is None else min(self.earliest, event.t)
         self.last_t[event.run_id] = max(self.last_t.get(event.run_id, event.t), event.t)
         handler = _HANDLERS.get(type(event))
         if handler is not None:
@@ -257,7 +255,7 @@ class TraceFold:
         self.attributes(_attempt_span(e))[sc.USAGE_MISMATCH] = True
 
 
-_HANDLERS: dict[type, Any] = {
+_HANDLERS: dict[type[Event], Callable[[TraceFold, Any], None]] = {
     RunStarted: TraceFold.run_started,
     RunFinished: TraceFold.run_finished,
     BudgetUpdated: TraceFold.budget_updated,

@@ -49,6 +49,7 @@ from agentdesk.incidents.trace import (
 )
 
 GIB = 1 << 30
+_BOM = b"\xef\xbb\xbf"
 
 
 class TraceFileError(AgentdeskError):
@@ -150,6 +151,8 @@ class _LineFeed:
         if size == 0:  # ijson's probe for bytes or text: must not consume anything
             return b""
         chunk = self.stream.readline(size)
+        if self.offset == 0 and chunk.startswith(_BOM):  # Windows editors write one
+            self.offset, chunk = len(_BOM), chunk[len(_BOM) :]
         if chunk and self._at_line_start:
             self.line += 1
         self._at_line_start = chunk.endswith(b"\n")

@@ -284,6 +284,11 @@ def test_an_orphan_is_a_root_and_an_all_zero_parent_means_none() -> None:
     assert trace.roots() == list(trace.spans)
 
 
+def test_a_byte_order_mark_is_allowed() -> None:
+    trace = _import_bytes(b"\xef\xbb\xbf" + json.dumps(_request(_span(ROOT))).encode())
+    assert [s.span_id for s in trace.spans] == [ROOT]
+
+
 # --- streaming --------------------------------------------------------------------------------
 
 
