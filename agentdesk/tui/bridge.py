@@ -5,6 +5,9 @@ the ``LiveModel`` (off the UI thread, so key presses are not queued behind folds
 most one ``Updated`` message per frame. ``Updated`` declares ``can_replace``: if the UI is busy,
 an older pending frame is replaced by the newer one instead of piling up. The UI thread then
 takes one ``LiveView`` snapshot of what is on screen.
+
+Hot reload's threads (``hot_reload.HotReload``) reach the UI the same way, as ``Reloaded``
+messages; a pending "a new snapshot is ready" is replaced by the next one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from textual.message import Message
 
 from agentdesk.control import EventBridge
+from agentdesk.tui.hot_reload import Changed, News
 from agentdesk.tui.models.live import LiveModel
 
 FPS = 20
@@ -31,6 +35,21 @@ class Updated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Updated)
+
+
+class Reloaded(Message):
+    """Hot reload has news: an edit judged, a release to swap to, a snapshot, a notice."""
+
+    def __init__(self, news: News) -> None:
+        super().__init__()
+        self.news = news
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(message, Reloaded)
+            and isinstance(message.news, Changed)
+            and isinstance(self.news, Changed)
+        )
 
 
 class LiveBridge:

@@ -1,1 +1,2 @@
-"""One screen per module: Live, Chaos, Help and the scenario picker."""
+"""One screen per module: Live, Chaos, Artifacts, Help, and the small modal ones (scenario
+picker, confirmation, label input)."""

@@ -45,7 +45,7 @@ class LiveScreen(Screen[None]):
 
     def show(self, view: LiveView, state: ControlState, live: bool) -> None:
         """Push a snapshot into the widgets (attributes down)."""
-        _status(self.query_one(StatusLine), view, state, live)
+        show_status(self.query_one(StatusLine), view, state, live)
         self.query_one(RunsList).update_rows(view.runs)
         trace = self.query_one(TraceView)
         trace.update_trace(view.trace, view.now)
@@ -62,7 +62,7 @@ def _titled(widget: W, title: str) -> W:
     return widget
 
 
-def _status(line: StatusLine, view: LiveView, state: ControlState, live: bool) -> None:
+def show_status(line: StatusLine, view: LiveView, state: ControlState, live: bool) -> None:
     line.pipeline, line.scenario, line.now = state.pipeline, state.scenario, view.now
     line.pace, line.paused, line.live = state.pace, state.paused, live
     line.faults = sum(len(f) for f in state.injected.values())

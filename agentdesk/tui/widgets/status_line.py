@@ -25,8 +25,10 @@ class StatusLine(Widget):
     pace: reactive[float | None] = reactive(5.0)
     paused: reactive[bool] = reactive(False)
     faults: reactive[int] = reactive(0)
-    narration: reactive[str] = reactive("")
+    narration: reactive[str] = reactive("", layout=True)
     live: reactive[bool] = reactive(True)
+    problem: reactive[str] = reactive("", layout=True)
+    """A rejected edit, shown until a valid edit fixes it (hot reload)."""
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")
@@ -50,4 +52,6 @@ class StatusLine(Widget):
             text.append(f" · {self.faults} fault(s) injected", BAD)
         if self.narration:
             text.append("\n» ", INFO).append(safe_text(self.narration, 200), BOLD)
+        if self.problem:
+            text.append("\n✗ ", BAD).append(safe_text(self.problem, 300), BAD)
         return text
