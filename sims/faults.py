@@ -50,10 +50,13 @@ class TokenBucket:
         elapsed = max(0.0, now - self._last)
         self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
         self._last = max(self._last, now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:  # refilled by float sums: 0.9999999999 is a token
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
+
+
+_EPSILON = 1e-9
 
 
 def retry_after_seconds(wait: float) -> int:

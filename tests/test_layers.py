@@ -26,7 +26,13 @@ from typing import Any
 
 import pytest
 
-CORE_PACKAGES = ("agentdesk.engine", "agentdesk.projections", "agentdesk.spec", "agentdesk.tokens")
+CORE_PACKAGES = (
+    "agentdesk.engine",
+    "agentdesk.projections",
+    "agentdesk.spec",
+    "agentdesk.tokens",
+    "agentdesk.evals",
+)
 HEADLESS_MODULES = (
     "agentdesk.errors",
     "agentdesk.inputs",

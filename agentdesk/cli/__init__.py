@@ -16,6 +16,7 @@ from agentdesk.cli.artifacts import artifacts
 from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.demo import demo
+from agentdesk.cli.eval import eval_command
 from agentdesk.cli.run import run
 from agentdesk.cli.runs import runs
 from agentdesk.cli.sims import sims
@@ -36,5 +37,5 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         ctx.invoke(tui, workspace=workspace)
 
 
-for command in (run, check, sims, tui, demo, tokens, runs, artifacts, watch):
+for command in (run, check, sims, tui, demo, tokens, runs, artifacts, watch, eval_command):
     main.add_command(command)

@@ -5,6 +5,7 @@ Exit codes (documented in the README):
     0  every run completed
     1  at least one run failed or was stopped (the summary says why)
     2  bad input: workspace files with problems, unknown names, bad options or input files
+  3  agentdesk eval: a gate failed
   130  interrupted (Ctrl-C)
 """
 
