@@ -266,8 +266,9 @@ def test_a_prompt_no_pipeline_reads_is_checked_on_its_own(
 def three_versions(session: ArtifactSession, workspace: Path) -> list[bytes]:
     """The prompt's scanned content and two valid edits, each applied."""
     contents = [(workspace / USER_PROMPT).read_bytes()]
-    for extra in ("Be brief.\n", "Be kind.\n"):
-        contents.append(edit(workspace, USER_PROMPT, lambda t, e=extra: t + e))
+    for extra in (b"Be brief.\n", b"Be kind.\n"):
+        contents.append(contents[-1] + extra)
+        (workspace / USER_PROMPT).write_bytes(contents[-1])
         assert apply(session, USER_PROMPT).status == "activated"
     return contents
 
