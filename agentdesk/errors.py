@@ -8,8 +8,10 @@
     ├── RunError             a run could not start (unknown pipeline, bad input)
     ├── StoreError           the store cannot be opened or read as asked (bad --db URL,
     │                        unwritable file, a newer schema; store/database.py)
-    └── RequestBodyError     `agentdesk tokens` got a body that is not a chat request
-                             (tokens/chat_request.py; file:line:column and JSON path)
+    ├── RequestBodyError     `agentdesk tokens` got a body that is not a chat request
+    │                        (tokens/chat_request.py; file:line:column and JSON path)
+    └── TraceFileError       a trace file that cannot be imported
+                             (incidents/otlp_import.py; file:line and JSON path)
 
 Failures *inside* a run (timeouts, 5xx, invalid model output, refused calls) are not
 exceptions: they are events, and a run that cannot go on ends with a typed stop reason.

@@ -32,6 +32,7 @@ CORE_PACKAGES = (
     "agentdesk.spec",
     "agentdesk.tokens",
     "agentdesk.evals",
+    "agentdesk.incidents",
 )
 HEADLESS_MODULES = (
     "agentdesk.errors",

@@ -17,6 +17,7 @@ from agentdesk.cli.check import check
 from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.demo import demo
 from agentdesk.cli.eval import eval_command
+from agentdesk.cli.incidents import incidents
 from agentdesk.cli.run import run
 from agentdesk.cli.runs import runs
 from agentdesk.cli.sims import sims
@@ -37,5 +38,17 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
         ctx.invoke(tui, workspace=workspace)
 
 
-for command in (run, check, sims, tui, demo, tokens, runs, artifacts, watch, eval_command):
+for command in (
+    run,
+    check,
+    sims,
+    tui,
+    demo,
+    tokens,
+    runs,
+    artifacts,
+    watch,
+    eval_command,
+    incidents,
+):
     main.add_command(command)
