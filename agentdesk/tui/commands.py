@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from agentdesk.control import FAULTS
+from agentdesk.tui.safe import safe_text
 
 if TYPE_CHECKING:
     from agentdesk.tui.app import AgentdeskApp
 
 
 class AgentdeskCommands(Provider):
-    """Run pipeline, switch scenario, inject or clear a fault, open run, pause, pace."""
+    """Run pipeline, switch scenario, inject or clear a fault, open run, pause, pace, and the
+    artifacts: open the screen, roll a file back to its previous valid version, label one."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = cast("AgentdeskApp", self.app)
@@ -30,6 +32,8 @@ class AgentdeskCommands(Provider):
                 commands.append((label, partial(app.inject, service, preset.key), ""))
         commands.append(("Clear all injected faults", partial(app.clear_faults, None), ""))
         commands.append(("Pause / resume", app.action_pause, "space"))
+        commands.append(("Open artifacts", partial(app.action_show_mode, "artifacts"), "a"))
+        commands.extend(_artifact_commands(app))
         for row in app.model.view().runs[:50]:
             label = f"Open run: session {row.session} ({row.status}) {row.run_id}"
             commands.append((label, partial(app.open_run, row.run_id), ""))
@@ -45,3 +49,23 @@ class AgentdeskCommands(Provider):
             score = matcher.match(label)
             if score > 0:
                 yield Hit(score, matcher.highlight(label), action, help=help_text or None)
+
+
+def _artifact_commands(app: AgentdeskApp) -> list[tuple[str, Callable[[], object], str]]:
+    """Per file with versions: roll back to the valid version before the active one, label the
+    active one (both ask first; read from the snapshot in memory, never the store)."""
+    if app.hot is None:
+        return []
+    commands: list[tuple[str, Callable[[], object], str]] = []
+    for row in app.hot.snapshot.files:
+        active = row.active_version
+        if active is None:
+            continue
+        older = [v for v in row.versions if v.status == "valid" and v.number < active.number]
+        path = safe_text(row.path, 80)
+        if older:
+            label = f"Roll back {path} to v{older[0].number} ({older[0].short})"
+            commands.append((label, partial(app.confirm_rollback, older[0]), "r"))
+        label = f"Label {path} v{active.number} (active)"
+        commands.append((label, partial(app.ask_label, active), "t"))
+    return commands

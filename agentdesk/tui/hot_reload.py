@@ -21,6 +21,7 @@ the session directly and wait with ``wait_idle``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -228,8 +229,11 @@ class HotReload:
         except (AgentdeskError, OSError) as exc:
             return f"versions are not recorded: {exc}"
         self.registry = Registry(self._engine)
+        where = location.describe()
+        with contextlib.suppress(ValueError):  # inside the workspace: say it short
+            where = Path(where).resolve().relative_to(self.root.resolve()).as_posix()
         note = f" ({location.note})" if location.note else ""
-        return f"versions recorded in {location.describe()}{note}"
+        return f"versions recorded in {where}{note}"
 
     def _start_watching(self) -> None:
         if self.session is None:
@@ -252,7 +256,14 @@ class HotReload:
             return done.wait_for(lambda: not self._tasks.unfinished_tasks, timeout)
 
     def run_pending(self) -> None:
-        """Run the queued tasks in the calling thread (screenshots, before ``start``)."""
+        """Run the queued tasks now and wait for them (screenshots, before ``start``); on a
+        thread of their own, since a comparison runs its own event loop and the caller may
+        be inside one."""
+        drain = threading.Thread(target=self._drain, name="agentdesk-reload-now")
+        drain.start()
+        drain.join()
+
+    def _drain(self) -> None:
         while True:
             try:
                 task = self._tasks.get_nowait()

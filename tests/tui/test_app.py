@@ -122,7 +122,7 @@ async def test_the_palette_offers_agentdesk_commands() -> None:
 async def test_a_live_app_shows_runs_as_they_finish() -> None:
     """Live: the simulation thread runs, the bridge folds its events, and the runs list fills.
     The test drains the bridge itself (pump) until runs have finished, then refreshes."""
-    app = make_app(demo_workspace(), "support-triage", pace=None)
+    app = make_app(demo_workspace(), "support-triage", pace=None, hot_reload=False)
     async with app.run_test(size=SIZE) as pilot:
         app.bridge.stop()  # the test pumps instead of the bridge's thread
         while app.model.view().counters.ok < 5:

@@ -7,11 +7,12 @@ screens), so each picture is the same on every run. Update after an intended cha
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
-from agentdesk.tui.screenshots import SHOTS, Shot, shot_app
+from agentdesk.tui.screenshots import SHOTS, Shot, settle, shot_app
 
 WHAT_IT_SHOWS = {
     "live": "steady load, every service healthy: runs, a full trace, budget meters filling",
@@ -21,6 +22,9 @@ WHAT_IT_SHOWS = {
     "chaos-fault-injected": "a 503 storm injected live into payments, beside the scenario's own",
     "help": "the help screen over the Live screen",
     "demo": "the demo's narration line during the storm",
+    "artifacts": "the Artifacts screen after two saves of triage.user.md: v2 active and "
+    "compared with v1 (more prompt tokens, outputs unchanged), v3 a broken save — its "
+    "file:line error on the status line and above its diff — and v1 labelled production",
 }
 
 
@@ -28,4 +32,5 @@ WHAT_IT_SHOWS = {
 def test_screen(shot: Shot, snap_compare: Any) -> None:
     """Each picture shows what WHAT_IT_SHOWS says for its name."""
     assert shot.name in WHAT_IT_SHOWS
-    assert snap_compare(shot_app(shot), press=shot.keys, terminal_size=shot.size)
+    run_before = partial(settle, keys=shot.keys)
+    assert snap_compare(shot_app(shot), run_before=run_before, terminal_size=shot.size)

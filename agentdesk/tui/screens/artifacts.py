@@ -92,7 +92,11 @@ class ArtifactsScreen(Screen[None]):
             versions.border_title = "versions · scanning the workspace…"
         else:
             versions.border_title = VERSIONS_TITLE
+        first = snapshot.ready and not versions.entries
         versions.update_files(snapshot.files)
+        newest = _newest(snapshot)
+        if first and newest is not None:  # start where the last edit happened
+            versions.select(newest.path, newest.number)
         self.query_one(EffectPanel).show(snapshot.effect, _effect_label(snapshot.effect))
 
     # --- messages up --------------------------------------------------------------------------
@@ -190,6 +194,11 @@ class ArtifactsScreen(Screen[None]):
             lines = [DiffLine("error", "✗ rejected, never active:"), *errors, *lines]
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.query_one(DiffView).show, lines)
+
+
+def _newest(snapshot: ArtifactsSnapshot) -> Version | None:
+    recorded = [v for row in snapshot.files for v in row.versions]
+    return max(recorded, key=lambda v: (v.created, v.id), default=None)
 
 
 def _name(version: Version | None) -> str:

@@ -16,10 +16,14 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Everywhere",
         (
-            ("l / c", "Live screen / Chaos screen"),
+            ("l / c / a", "Live screen / Chaos screen / Artifacts screen"),
             ("space", "pause or resume simulated time"),
             ("] / [", "faster / slower: 1×, 5×, 20×, max"),
-            ("ctrl+p", "command palette: run pipeline, switch scenario, inject fault, open run"),
+            (
+                "ctrl+p",
+                "command palette: run pipeline, switch scenario, inject fault, open run, "
+                "open artifacts, roll back, label",
+            ),
             ("? / f1", "this help"),
             ("q", "quit"),
         ),
@@ -44,6 +48,20 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("0", "clear the service's injected faults"),
             ("x", "clear every injected fault"),
             ("s", "switch scenario"),
+        ),
+    ),
+    (
+        "Artifacts",
+        (
+            ("↑ ↓ / j k", "pick a version; the diff shows it against the version before it"),
+            ("m", "mark a version; then the diff shows the marked one against the one picked"),
+            ("d", "diff the picked version against the active one"),
+            ("enter / A", "activate the picked version (used live; the file is not touched)"),
+            ("r", "roll back: write the picked version to its file (asks first)"),
+            ("t", "label the picked version (production, candidate…)"),
+            ("tab", "next panel (versions, diff, effect of the last change)"),
+            ("", "saving a file in your editor makes a new version at once; a broken one"),
+            ("", "is shown in red on every screen until fixed, and never runs"),
         ),
     ),
 )

@@ -96,10 +96,6 @@ class EffectPanel(LinesView, can_focus=True):
         comparison = effect.comparison
         if comparison is None:
             return [head, [("comparing before and after…", WARN)]]
-        about = (
-            f" · {len(comparison.inputs)} inputs · {comparison.scenario} · seed {comparison.seed}"
-        )
-        head.append((safe_text(about, 100), DIM))
         return [head, *self._deltas(comparison), *self._outputs(comparison)]
 
     def _deltas(self, comparison: Comparison) -> list[Line | OutputPair]:
@@ -121,7 +117,7 @@ class EffectPanel(LinesView, can_focus=True):
         pairs = sorted(comparison.outputs, key=lambda p: not p.changed)
         changed = sum(p.changed for p in pairs)
         title = f"outputs · {changed} of {len(pairs)} changed · before │ after"
-        about = f" · scenario {comparison.scenario} · seed {comparison.seed}"
+        about = f" · {comparison.scenario} · seed {comparison.seed}"
         return [[(title, BOLD), (safe_text(about, 100), DIM)], *pairs]
 
     def _output(self, pair: OutputPair, width: int) -> Line:

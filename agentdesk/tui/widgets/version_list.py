@@ -131,7 +131,7 @@ class VersionList(LinesView, can_focus=True):
             (f"v{version.number:<3}", BOLD if active else PLAIN),
             (f"{version.short} ", WARN),
             (f"{when} ", DIM),
-            (f"{size_label(version.size):>6} ", PLAIN),
+            (f"{size_label(version.size):>5} ", PLAIN),
             status,
             (f" {labels}" if labels else "", INFO),
         ]
