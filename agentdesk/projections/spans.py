@@ -53,7 +53,9 @@ class SpanTree:
                     "run",
                     event.pipeline,
                     event.t,
-                    attributes={"session": event.session, "scenario": event.scenario},
+                    attributes=_present(
+                        session=event.session, scenario=event.scenario, release=event.release
+                    ),
                 )
             )
         elif isinstance(event, StepStarted):
@@ -65,7 +67,7 @@ class SpanTree:
                     "step",
                     event.step,
                     event.t,
-                    attributes={"kind": event.kind},
+                    attributes=_present(kind=event.kind, artifacts=list(event.artifacts)),
                 )
             )
         elif isinstance(event, AttemptStarted):
@@ -119,3 +121,8 @@ def _parent_of_step(run_id: str, path: str) -> str:
     if not sep:
         return run_id
     return f"{run_id}/{head.rsplit('[', 1)[0] if head.endswith(']') else head}"
+
+
+def _present(**attributes: Any) -> dict[str, Any]:
+    """The attributes that hold something (an empty release or file list is left out)."""
+    return {k: v for k, v in attributes.items() if v not in ("", None, [])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def test_spans_are_the_span_tree_of_the_events(store: Engine, record: Record) ->
     )
     stored = _rows(store, 'SELECT span_id, parent_id, kind, start, "end", status FROM spans')
     assert sorted(stored) == expected  # type: ignore[type-var]
+
+
+def test_runs_name_their_release_and_step_spans_the_files_they_read(
+    store: Engine, record: Record
+) -> None:
+    recorded = record(runs=3)
+    pipeline = recorded.sim.pipeline
+    runs = _rows(store, "SELECT DISTINCT release_id FROM runs")
+    manifests = _rows(store, "SELECT id, manifest FROM releases")
+    assert runs == [(pipeline.release,)]
+    assert [row[0] for row in manifests] == [pipeline.release]
+    assert dict(json.loads(str(manifests[0][1]))["files"]) == pipeline.sources
+    triage = _rows(store, "SELECT attributes FROM spans WHERE kind = 'step' AND name = 'triage'")
+    expected = [pipeline.sources[path] for path in pipeline.step_files["triage"]]
+    assert {tuple(json.loads(str(row[0]))["artifacts"]) for row in triage} == {tuple(expected)}
+    assert len(expected) == 3  # two prompt files and the output schema
 
 
 @pytest.mark.parametrize("max_batch", [8_192, 40], ids=["large-batches", "runs-across-batches"])
