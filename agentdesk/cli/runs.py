@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from agentdesk.simulation import Simulation
     from agentdesk.store import Recorder, StoreLocation
-    from agentdesk.store.queries import RecordedRun
+    from agentdesk.store.queries import RecordedRun, Totals
 
 db_option = click.option(
     "--db",
@@ -93,6 +93,11 @@ class Recording:
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--pipeline", help="Only runs of this pipeline.")
 @click.option("--failed", is_flag=True, help="Only runs that did not complete.")
+@click.option(
+    "--by",
+    type=click.Choice(["pipeline", "scenario", "release"]),
+    help="Totals (runs, failures, tokens, cost, retries) per pipeline, scenario or release.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @click.pass_context
 def runs(
@@ -102,16 +107,24 @@ def runs(
     limit: int,
     pipeline: str | None,
     failed: bool,
+    by: str | None,
     as_json: bool,
 ) -> None:
     """Recorded runs, newest first (`agentdesk runs show ID` prints one)."""
     if ctx.invoked_subcommand is not None:
         return
     with errors_reported():
-        from agentdesk.store.queries import list_runs
+        from agentdesk.store.queries import list_runs, totals_by
 
         engine = _open(workspace, db)
         try:
+            if by is not None:
+                totals = totals_by(engine, by, pipeline)
+                if as_json:
+                    click.echo(json.dumps([t.to_json() for t in totals], indent=2))
+                else:
+                    stdout.print(_totals_table(totals, by) if totals else "no recorded runs")
+                return
             found = list_runs(engine, limit, pipeline, failed)
         finally:
             engine.dispose()
@@ -208,6 +221,28 @@ def _runs_table(found: list[RecordedRun]) -> Table:
             f"${run.cost_usd:.4f}",
             f"{mark}{run.prompt_tokens + run.completion_tokens:,}",
             "-" if run.duration is None else ms(run.duration),
+        )
+    return table
+
+
+def _totals_table(totals: list[Totals], by: str) -> Table:
+    from agentdesk.reports import dollars
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column(by, no_wrap=True)
+    for column in ("runs", "failed", "tokens", "cost", "cost/run", "retries"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in totals:
+        key = row.key[:12] if by == "release" else row.key
+        mark = "~" if row.approximate else ""
+        table.add_row(
+            key or Text("(none)", style="dim"),
+            f"{row.runs:,}",
+            Text(f"{row.failed:,}", style="red" if row.failed else "dim"),
+            f"{mark}{row.prompt_tokens + row.completion_tokens:,}",
+            dollars(row.cost_usd),
+            dollars(row.cost_usd / row.runs if row.runs else 0.0),
+            f"{row.retries:,}",
         )
     return table
 

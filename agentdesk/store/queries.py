@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Executable, Select, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from agentdesk.engine.events import AnyEvent, decode
@@ -84,6 +84,66 @@ def list_runs(
     return _fetch(engine, query)
 
 
+GROUPINGS = ("pipeline", "scenario", "release")
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Recorded runs added up by pipeline, scenario or release."""
+
+    key: str
+    runs: int
+    failed: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    retries: int
+    errors: int
+    approximate: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def totals_by(engine: Engine, by: str, pipeline: str | None = None) -> list[Totals]:
+    """Cost, tokens, failures and retries summed per ``by`` (one of ``GROUPINGS``), most
+    expensive first. Runs cut short count as failed; runs with no release group under ''."""
+    runs = table(Run)
+    column = {"pipeline": runs.c.pipeline, "scenario": runs.c.scenario}.get(by, runs.c.release_id)
+    key = func.coalesce(column, "").label("key")
+    query = (
+        select(
+            key,
+            func.count().label("runs"),
+            func.sum(case((runs.c.status != "ok", 1), else_=0)).label("failed"),
+            func.sum(runs.c.prompt_tokens).label("prompt_tokens"),
+            func.sum(runs.c.completion_tokens).label("completion_tokens"),
+            func.sum(runs.c.cost_usd).label("cost_usd"),
+            func.sum(runs.c.retries).label("retries"),
+            func.sum(runs.c.errors).label("errors"),
+            func.max(case((runs.c.approximate, 1), else_=0)).label("approximate"),
+        )
+        .group_by(key)
+        .order_by(func.sum(runs.c.cost_usd).desc(), key)
+    )
+    if pipeline is not None:
+        query = query.where(runs.c.pipeline == pipeline)
+    return [
+        Totals(
+            row.key,
+            row.runs,
+            int(row.failed or 0),
+            int(row.prompt_tokens or 0),
+            int(row.completion_tokens or 0),
+            float(row.cost_usd or 0.0),
+            int(row.retries or 0),
+            int(row.errors or 0),
+            bool(row.approximate),
+        )
+        for row in _execute(engine, query)
+    ]
+
+
 def find_run(engine: Engine, ref: str) -> RecordedRun:
     """The run ``ref`` names: ``RUN`` (its latest recording), ``BATCH/RUN``, or unique prefixes."""
     runs = table(Run)
@@ -125,7 +185,7 @@ def _fetch(engine: Engine, query: Select[Any]) -> list[RecordedRun]:
     return [RecordedRun(**row._mapping) for row in _execute(engine, query)]
 
 
-def _execute(engine: Engine, query: Select[Any]) -> list[Any]:
+def _execute(engine: Engine, query: Executable) -> list[Any]:
     try:
         with engine.connect() as conn:
             return list(conn.execute(query))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.support import DEMO, WORKSPACE, Invoke, WriteWorkspace, assert_no_crash
 
 STORM = ("--scenario", "payments-503-storm", "--sessions", "4")
@@ -50,6 +52,24 @@ def test_runs_lists_newest_first_and_filters(agentdesk: Invoke) -> None:
     table = agentdesk("runs", "--limit", "3")
     assert table.exit_code == 0
     assert f"{listed[0]['batch_id']}/{listed[0]['run_id']}" in table.stdout
+
+
+def test_runs_by_scenario_and_release_add_up_the_runs(agentdesk: Invoke) -> None:
+    assert agentdesk("run", "support-triage", "-w", DEMO, *STORM, "--runs", "12").exit_code == 1
+    assert agentdesk("run", "support-triage", "-w", DEMO, "--runs", "2").exit_code == 0
+    listed = _listed(agentdesk, "--limit", "50")
+    by_scenario = json.loads(agentdesk("runs", "--by", "scenario", "--json").stdout)
+    for row in by_scenario:
+        mine = [r for r in listed if r["scenario"] == row["key"]]
+        assert row["runs"] == len(mine)
+        assert row["failed"] == sum(r["status"] != "ok" for r in mine)
+        assert row["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in mine))
+        assert row["prompt_tokens"] == sum(r["prompt_tokens"] for r in mine)
+    assert {row["key"] for row in by_scenario} == {"happy", "payments-503-storm"}
+    by_release = json.loads(agentdesk("runs", "--by", "release", "--json").stdout)
+    assert [(row["key"], row["runs"]) for row in by_release] == [(listed[0]["release_id"], 14)]
+    table = agentdesk("runs", "--by", "release")
+    assert table.exit_code == 0 and str(listed[0]["release_id"])[:12] in table.stdout
 
 
 def test_runs_show_prints_what_run_printed(agentdesk: Invoke) -> None:
