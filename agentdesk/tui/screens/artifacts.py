@@ -95,7 +95,7 @@ class ArtifactsScreen(Screen[None]):
         first = snapshot.ready and not versions.entries
         versions.update_files(snapshot.files)
         newest = _newest(snapshot)
-        if first and newest is not None:  # start where the last edit happened
+        if first and newest is not None and newest.number > 1:  # where the last edit was
             versions.select(newest.path, newest.number)
         self.query_one(EffectPanel).show(snapshot.effect, _effect_label(snapshot.effect))
 

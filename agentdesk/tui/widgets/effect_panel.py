@@ -61,7 +61,7 @@ class EffectPanel(LinesView, can_focus=True):
         super().__init__(id=id)
         self.effect: Effect | None = None
         self.version_label = ""
-        self._lines: list[Line | OutputPair] = []
+        self._lines: list[Line | OutputPair] = self._build(None)
 
     def show(self, effect: Effect | None, version_label: str) -> None:
         if effect == self.effect and version_label == self.version_label:
