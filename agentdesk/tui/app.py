@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from agentdesk.control import FAULTS_BY_KEY, PACES, LiveControl
 from agentdesk.engine.events import AnyEvent
-from agentdesk.errors import AgentdeskError
+from agentdesk.errors import AgentdeskError, SpecError
 from agentdesk.inputs import read_inputs
 from agentdesk.simulation import Simulation, find_workspace
 from agentdesk.spec.sources import DISK, FileSource
@@ -30,7 +30,15 @@ from agentdesk.store.artifacts import Version
 from agentdesk.tui import demo as demo_show
 from agentdesk.tui.bridge import LiveBridge, Reloaded, Updated
 from agentdesk.tui.commands import AgentdeskCommands
-from agentdesk.tui.hot_reload import HotReload, Judged, LiveTarget, News, Notice, Swap
+from agentdesk.tui.hot_reload import (
+    HotReload,
+    Judged,
+    LiveTarget,
+    News,
+    Notice,
+    Swap,
+    last_valid_files,
+)
 from agentdesk.tui.models.live import LiveModel
 from agentdesk.tui.models.runs import RecordedRuns
 from agentdesk.tui.safe import safe_text
@@ -372,7 +380,20 @@ def make_app(
     ``HotReload`` given here is used as it is (the screenshots prepare one).
     """
     root = find_workspace(workspace)
-    sim = Simulation.prepare(root, pipeline or default_pipeline(root), scenario, seed)
+    name = pipeline or default_pipeline(root)
+    try:
+        sim = Simulation.prepare(root, name, scenario, seed)
+    except SpecError as broken:
+        # A file broken on disk: start on its last valid version, if the store has one (the
+        # broken save then shows as rejected until it is fixed).
+        live = hot_reload is not False and events is None
+        files = last_valid_files(root, db) if live else None
+        if files is None:
+            raise
+        try:
+            sim = Simulation.prepare(root, name, scenario, seed, files=files)
+        except SpecError:
+            raise broken from None
     control = LiveControl(sim, workspace_inputs(sim), sessions, pace)
     model = LiveModel(cooldown=sim.workspace.spec.policies.breaker.cooldown, recorded=recorded)
     if events is not None:

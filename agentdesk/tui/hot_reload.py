@@ -446,3 +446,21 @@ def _file_order(path: str) -> tuple[int, str]:
 
 def _first(problems: tuple[Problem, ...]) -> str:
     return str(problems[0]) if problems else "it has problems"
+
+
+def last_valid_files(root: Path, db: str | None = None) -> OverlayFiles | None:
+    """The workspace with each file at its newest valid stored version where the disk's does
+    not validate: what the TUI starts on when a file is broken on disk (the broken edit is then
+    shown as rejected, like any other). None when there is no store to ask."""
+    try:
+        engine = open_engine(locate(root, db))
+    except (AgentdeskError, OSError):
+        return None
+    try:
+        session = ArtifactSession(root, Registry(engine))
+        session.scan()
+        return session.files()
+    except AgentdeskError:
+        return None
+    finally:
+        engine.dispose()
