@@ -422,3 +422,20 @@ def test_a_file_that_cannot_be_read_keeps_the_active_content(
     assert outcome.status == "rejected"
     assert [str(p) for p in outcome.problems] == [f"{USER_PROMPT}: cannot read: Is a directory"]
     assert outcome.active == session.active_id(USER_PROMPT) == old
+
+
+def test_later_edits_are_judged_against_the_active_workspace(
+    session: ArtifactSession, workspace: Path
+) -> None:
+    wider = edit(workspace, "agentdesk.yaml", lambda t: t.replace("128000}", "64000}", 1))
+    assert apply(session, "agentdesk.yaml").status == "activated"
+    edit(workspace, "agentdesk.yaml", lambda t: t.replace("gpt-4o: {", "gpt-4o-old: {"))
+    assert apply(session, "agentdesk.yaml").status == "rejected"
+
+    edit(workspace, USER_PROMPT, lambda t: t + "Be brief.\n")
+    assert apply(session, USER_PROMPT).status == "activated"
+
+    loaded = session.load(TRIAGE)
+    assert loaded.sources["agentdesk.yaml"] == artifact_id(wider)
+    assert loaded.manifest["models"]["gpt-4o-mini"]["context_window"] == 64000
+    assert "gpt-4o" in loaded.manifest["models"]
