@@ -125,14 +125,14 @@ def desk(workspace: Path, registry: Registry) -> Iterator[Desk]:
 # --- content ---------------------------------------------------------------------------------
 
 
-def prompt(desk: Desk, note: str) -> bytes:
+def prompt_text(note: str) -> bytes:
     """A valid version of the user prompt, different for each note."""
     original = (Path(__file__).parents[2] / "fixtures" / PROMPT).read_bytes()
     return original + f"Note: {note}\n".encode()
 
 
-def broken_prompt(desk: Desk, note: str) -> bytes:
-    return prompt(desk, note) + b"{{ no_such_variable }}\n"
+def broken_prompt(note: str) -> bytes:
+    return prompt_text(note) + b"{{ no_such_variable }}\n"
 
 
 def pipeline(note: str) -> bytes:
@@ -197,7 +197,7 @@ def test_vim_save_with_swap_file(desk: Desk) -> None:
     swap = vim_open(file)
     time.sleep(0.02)  # typing; vim updates its swap file as it goes
     write(swap, b"b0VIM 9.1\x00" + bytes(200))
-    new = prompt(desk, "vim")
+    new = prompt_text("vim")
     vim_save(file, new)
     time.sleep(0.02)
     swap.unlink()  # :q
@@ -209,14 +209,14 @@ def test_vim_save_of_a_broken_edit_then_a_fix(desk: Desk) -> None:
     file, since = desk.root / PROMPT, desk.mark()
     old = file.read_bytes()
     swap = vim_open(file)
-    bad = broken_prompt(desk, "vim")
+    bad = broken_prompt("vim")
     vim_save(file, bad)
     rejected = desk.settle(PROMPT, bad, since)
     assert [str(p) for p in rejected.problems] == [
         f"{PROMPT}:12: unknown variable 'no_such_variable' (known: input, steps, loop)"
     ]
     desk.check(PROMPT, old, since)
-    fixed = prompt(desk, "vim, fixed")
+    fixed = prompt_text("vim, fixed")
     vim_save(file, fixed)
     swap.unlink()
     assert desk.settle(PROMPT, fixed, since).problems == ()
@@ -229,14 +229,14 @@ def test_vim_save_of_a_broken_edit_then_a_fix(desk: Desk) -> None:
     [".triage.user.md.tmp", "triage.user.md.tmp.4242", "triage.user.md.crswap"],
 )
 def test_atomic_save(desk: Desk, temporary: str) -> None:
-    since, new = desk.mark(), prompt(desk, temporary)
+    since, new = desk.mark(), prompt_text(temporary)
     atomic_save(desk.root / PROMPT, new, temporary)
     assert desk.settle(PROMPT, new, since).status == "activated"
     desk.check(PROMPT, new, since)
 
 
 def test_jetbrains_safe_write(desk: Desk) -> None:
-    since, new = desk.mark(), prompt(desk, "jetbrains")
+    since, new = desk.mark(), prompt_text("jetbrains")
     jetbrains_save(desk.root / PROMPT, new)
     assert desk.settle(PROMPT, new, since).status == "activated"
     desk.check(PROMPT, new, since)
@@ -257,7 +257,7 @@ def test_delete_and_recreate(desk: Desk) -> None:
     file.unlink()
     desk.wait_until(lambda: any(o.status == "deleted" for o in desk.outcomes[since:]))
     desk.check(PROMPT, old, since)
-    new = prompt(desk, "recreated")
+    new = prompt_text("recreated")
     write(file, new)
     assert desk.settle(PROMPT, new, since).status == "activated"
     desk.check(PROMPT, new, since)
@@ -281,7 +281,7 @@ def test_truncation_to_empty_is_rejected(desk: Desk) -> None:
     assert [str(p) for p in rejected.problems] == [f"{PROMPT}:1:1: prompt file is empty"]
     assert desk.session.problems[PROMPT] == rejected.problems
     desk.check(PROMPT, old, since)
-    new = prompt(desk, "after empty")
+    new = prompt_text("after empty")
     write(file, new)
     desk.settle(PROMPT, new, since)
     assert PROMPT not in desk.session.problems
@@ -290,7 +290,7 @@ def test_truncation_to_empty_is_rejected(desk: Desk) -> None:
 
 def test_a_partial_write_is_judged_then_the_whole(desk: Desk) -> None:
     file, since = desk.root / PROMPT, desk.mark()
-    old, new = file.read_bytes(), prompt(desk, "written in two goes")
+    old, new = file.read_bytes(), prompt_text("written in two goes")
     half = new[: new.index(b"{{ steps.ticket.body") + len(b"{{ steps.ti")]
     with open(file, "wb") as out:
         out.write(half)
@@ -311,7 +311,7 @@ def test_binary_garbage_is_rejected(desk: Desk) -> None:
     rejected = desk.settle(PROMPT, garbage, since)
     assert [str(p) for p in rejected.problems] == [f"{PROMPT}:1: invalid UTF-8 (byte offset 0)"]
     desk.check(PROMPT, old, since)
-    new = prompt(desk, "after garbage")
+    new = prompt_text("after garbage")
     atomic_save(file, new, ".triage.user.md.tmp")
     desk.settle(PROMPT, new, since)
     desk.check(PROMPT, new, since)
@@ -388,7 +388,7 @@ def burst(file: Path, contents: list[bytes], pause: float) -> None:
 @pytest.mark.parametrize("pause", [0.02, 0.0], ids=["50-in-a-second", "50-at-once"])
 def test_a_burst_of_saves_ending_valid(desk: Desk, pause: float) -> None:
     since = desk.mark()
-    contents = [prompt(desk, f"save {n}") for n in range(50)]
+    contents = [prompt_text(f"save {n}") for n in range(50)]
     burst(desk.root / PROMPT, contents, pause)
     assert desk.settle(PROMPT, contents[-1], since).status == "activated"
     desk.check(PROMPT, contents[-1], since)
@@ -398,10 +398,10 @@ def test_a_burst_of_saves_ending_invalid_keeps_the_last_valid_save(desk: Desk) -
     """The last valid save stays active, once the session has seen it: here the editor's
     invalid save comes after the previous one was judged."""
     file, since = desk.root / PROMPT, desk.mark()
-    valid = [prompt(desk, f"save {n}") for n in range(49)]
+    valid = [prompt_text(f"save {n}") for n in range(49)]
     burst(file, valid, 0.02)
     desk.settle(PROMPT, valid[-1], since)
-    bad = broken_prompt(desk, "save 49")
+    bad = broken_prompt("save 49")
     write(file, bad)
     assert desk.settle(PROMPT, bad, since).status == "rejected"
     desk.check(PROMPT, valid[-1], since)
@@ -412,8 +412,8 @@ def test_a_burst_of_saves_ending_invalid_without_a_pause(desk: Desk) -> None:
     valid content was never seen by anyone; what stays active is the last valid content the
     session read — one of the burst's, and the registry's ``latest``."""
     file, since = desk.root / PROMPT, desk.mark()
-    valid = [prompt(desk, f"save {n}") for n in range(49)]
-    bad = broken_prompt(desk, "save 49")
+    valid = [prompt_text(f"save {n}") for n in range(49)]
+    bad = broken_prompt("save 49")
     burst(file, [*valid, bad], 0.02)
     assert desk.settle(PROMPT, bad, since).status == "rejected"
     activated = [o for o in desk.outcomes[since:] if o.status == "activated"]
@@ -421,3 +421,22 @@ def test_a_burst_of_saves_ending_invalid_without_a_pause(desk: Desk) -> None:
     last = activated[-1].active
     assert last in {artifact_id(content) for content in valid}
     desk.check(PROMPT, next(c for c in valid if artifact_id(c) == last), since)
+
+
+def test_the_watcher_starts_on_a_thread_of_its_own_and_stops(
+    workspace: Path, registry: Registry
+) -> None:
+    session = ArtifactSession(workspace, registry)
+    session.scan()
+    heard = threading.Event()
+    new = prompt_text("started")
+    session.listeners.append(lambda o: heard.set() if o.active == artifact_id(new) else None)
+    watcher = Watcher(session, step_ms=10)
+    watcher.start()
+    try:
+        assert watcher.ready.wait(TIMEOUT)
+        write(workspace / PROMPT, new)
+        assert heard.wait(TIMEOUT)
+    finally:
+        watcher.stop()
+    assert not [t for t in threading.enumerate() if t.name == "agentdesk-watch"]
