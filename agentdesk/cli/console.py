@@ -39,6 +39,27 @@ workspace_option = click.option(
 )
 
 
+scenario_option = click.option(
+    "-s", "--scenario", help="Scenario name (scenarios/NAME.yaml) or path."
+)
+seed_option = click.option(
+    "--seed", type=int, help="Seed for every random draw (default: the workspace's)."
+)
+
+
+def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--input JSON`` and ``--inputs FILE`` (read with ``agentdesk.inputs.read_inputs``)."""
+    command = click.option(
+        "--inputs",
+        "inputs_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A JSON Lines file with one input per line.",
+    )(command)
+    return click.option("--input", "input_json", metavar="JSON", help="One input, as JSON.")(
+        command
+    )
+
+
 @contextmanager
 def errors_reported() -> Iterator[None]:
     """Turns agentdesk's errors into one clear message and the documented exit code."""

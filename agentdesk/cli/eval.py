@@ -24,6 +24,7 @@ from agentdesk.cli.console import (
     EXIT_RUN_FAILED,
     errors_reported,
     progress,
+    seed_option,
     stdout,
     workspace_option,
 )
@@ -59,7 +60,7 @@ FAILURES_SHOWN = 15
     help="Gates file (default: gates.yaml in the workspace, when there is one).",
 )
 @click.option("--no-gates", is_flag=True, help="Check no gate, even if gates.yaml exists.")
-@click.option("--seed", type=int, help="Seed for every random draw (default: the workspace's).")
+@seed_option
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 10_000),

@@ -17,7 +17,10 @@ from agentdesk.cli.console import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     errors_reported,
+    input_options,
     progress,
+    scenario_option,
+    seed_option,
     stderr,
     stdout,
     workspace_option,
@@ -38,15 +41,9 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("pipeline")
 @workspace_option
-@click.option("-s", "--scenario", help="Scenario name (scenarios/NAME.yaml) or path.")
-@click.option("--seed", type=int, help="Seed for every random draw (default: the workspace's).")
-@click.option("--input", "input_json", metavar="JSON", help="One input, as JSON.")
-@click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A JSON Lines file with one input per line.",
-)
+@scenario_option
+@seed_option
+@input_options
 @click.option(
     "--sessions",
     type=click.IntRange(1, 100_000),

@@ -20,7 +20,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from agentdesk.cli.console import errors_reported, stderr, stdout, workspace_option
+from agentdesk.cli.console import (
+    errors_reported,
+    input_options,
+    scenario_option,
+    seed_option,
+    stderr,
+    stdout,
+    workspace_option,
+)
 from agentdesk.cli.runs import db_option
 
 if TYPE_CHECKING:
@@ -36,15 +44,9 @@ _OUTPUTS_SHOWN = 5
 @click.command()
 @click.argument("pipeline")
 @workspace_option
-@click.option("-s", "--scenario", help="Scenario to compare under (default: the workspace's).")
-@click.option("--seed", type=int, help="Seed for both sides (default: the workspace's).")
-@click.option("--input", "input_json", metavar="JSON", help="One input, as JSON.")
-@click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A JSON Lines file with one input per line (default: the pipeline's example).",
-)
+@scenario_option
+@seed_option
+@input_options
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
 @click.option(
