@@ -151,7 +151,7 @@ class ArtifactSession:
                 if not self._baseline[name]:
                     self._load(name, files)
             seconds = time.perf_counter() - started
-            return [self._emit(Outcome(**{**vars(o), "seconds": seconds})) for o in outcomes]
+            return [self._emit(replace(o, seconds=seconds)) for o in outcomes]
 
     def _everything_problems(self, files: OverlayFiles) -> list[Problem]:
         found: set[Problem] = set()
@@ -240,7 +240,7 @@ class ArtifactSession:
             still = tuple(sorted({p for found in after.values() for p in found}))
             outcome = Outcome(path, status, version, still, artifact_id(content), releases)
         seconds = time.perf_counter() - started
-        return self._emit(Outcome(**{**vars(outcome), "seconds": seconds}))
+        return self._emit(replace(outcome, seconds=seconds))
 
     def _check(
         self, path: str, files: OverlayFiles

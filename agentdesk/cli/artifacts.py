@@ -26,7 +26,7 @@ from agentdesk.cli.runs import db_option
 
 if TYPE_CHECKING:
     from agentdesk.artifacts.session import ArtifactSession
-    from agentdesk.store.artifacts import FileHistory, Registry, Version
+    from agentdesk.store.artifacts import FileHistory, Registry, ReleaseRecord, Version
 
 _STATUS_STYLE = {"valid": "green", "rejected": "red"}
 
@@ -397,10 +397,7 @@ def _file_json(file: FileHistory) -> dict[str, object]:
     }
 
 
-def _release_json(release: object) -> dict[str, object]:
-    from agentdesk.store.artifacts import ReleaseRecord
-
-    assert isinstance(release, ReleaseRecord)
+def _release_json(release: ReleaseRecord) -> dict[str, object]:
     created = release.created.isoformat()
     return {"id": release.id, "pipeline": release.pipeline, "created": created, **release.manifest}
 

@@ -323,13 +323,12 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
 def _model_configs(ws: Workspace, spec: PipelineSpec) -> dict[str, Any]:
     """The configuration of every model the pipeline's llm steps can call (primary and
     fallbacks), as the release id sees it."""
-    names: set[str] = set()
-    stack: list[Any] = list(spec.steps)
-    while stack:
-        step = stack.pop()
-        if isinstance(step, LLMStep):
-            names.update([step.model, *step.fallback])
-        stack.extend(getattr(step, "steps", None) or ())
+    names = {
+        name
+        for placed in place_steps(spec.steps)
+        if isinstance(placed.step, LLMStep)
+        for name in (placed.step.model, *placed.step.fallback)
+    }
     return {
         name: ws.spec.models[name].model_dump(mode="json")
         for name in sorted(names)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -283,37 +284,21 @@ class Registry:
 
     # --- connections -------------------------------------------------------------------------
 
-    def _writing(self) -> _Transaction:
-        return _Transaction(self.engine, write=True)
-
-    def _reading(self) -> _Transaction:
-        return _Transaction(self.engine, write=False)
-
-
-class _Transaction:
-    """``engine.begin()`` (or ``connect()``), with database errors raised as StoreError."""
-
-    def __init__(self, engine: Engine, *, write: bool) -> None:
-        self.engine = engine
-        self.write = write
-        self.conn: Connection | None = None
-        self._context: Any = None
-
-    def __enter__(self) -> Connection:
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One transaction; database errors become StoreError."""
         try:
-            self._context = self.engine.begin() if self.write else self.engine.connect()
-            self.conn = self._context.__enter__()
+            with self.engine.begin() as conn:
+                yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"the artifact registry: {reason(exc)}") from exc
-        assert self.conn is not None
-        return self.conn
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
         try:
-            self._context.__exit__(kind, exc, tb)
-        except SQLAlchemyError as error:
-            raise StoreError(f"the artifact registry: {reason(error)}") from error
-        if isinstance(exc, SQLAlchemyError):
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
             raise StoreError(f"the artifact registry: {reason(exc)}") from exc
 
 
@@ -393,7 +378,7 @@ def _versions(rows: Iterable[Any], labels: Mapping[int, list[str]]) -> list[Vers
 
 
 def _with_label(version: Version, label: str) -> Version:
-    return Version(**{**vars(version), "labels": (label, *version.labels)})
+    return replace(version, labels=(label, *version.labels))
 
 
 def _release(row: Any) -> ReleaseRecord:
