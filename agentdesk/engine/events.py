@@ -258,6 +258,36 @@ class BudgetExhausted(Event, frozen=True, tag="budget_exhausted"):
     needed: float
 
 
+# --- alerts ---------------------------------------------------------------------------------
+
+
+class AlertFired(Event, frozen=True, tag="alert_fired"):
+    """An alert rule's figure crossed its threshold (``agentdesk.alerts``); ``run_id`` is ""."""
+
+    rule: str
+    """``tool_error_rate``, ``latency_p95``, ``daily_cost`` or ``tokens_per_task``."""
+    value: float
+    """The figure that crossed: a rate, seconds, USD per day or tokens per run."""
+    threshold: float
+    """What it crossed, in the same unit (a ratio rule's multiple of its baseline, resolved)."""
+    window: float
+    """The seconds of traffic the figure covers."""
+    message: str
+    arm: str = ""
+    """Which traffic it watched: "" (all of it), ``baseline`` or ``candidate`` (load canaries)."""
+
+
+class AlertResolved(Event, frozen=True, tag="alert_resolved"):
+    """The figure of a fired alert is back within its threshold."""
+
+    rule: str
+    value: float
+    threshold: float
+    fired_at: float
+    """The ``t`` of the ``alert_fired`` this ends."""
+    arm: str = ""
+
+
 AnyEvent = (
     RunStarted
     | RunFinished
@@ -280,6 +310,8 @@ AnyEvent = (
     | BudgetUpdated
     | OutputLimited
     | BudgetExhausted
+    | AlertFired
+    | AlertResolved
 )
 
 _encoder = msgspec.json.Encoder()
