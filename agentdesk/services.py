@@ -11,7 +11,7 @@ built; they live in the client's headers and nowhere else (never in events, logs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -42,15 +42,30 @@ def uses_network(spec: WorkspaceSpec) -> bool:
     return any(service.url is not None for service in spec.services.values())
 
 
+TransportWrapper = Callable[[str, str, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+"""(service name, base URL, transport) → the transport to use instead: how the incidents
+layer records every call on a tape, or answers them from one."""
+
+
 def build_clients(
-    spec: WorkspaceSpec, world: SimWorld | None, environ: Mapping[str, str]
+    spec: WorkspaceSpec,
+    world: SimWorld | None,
+    environ: Mapping[str, str],
+    wrap: TransportWrapper | None = None,
 ) -> dict[str, ServiceClient]:
     """One client per workspace service; raises ServiceConfigError naming what is missing."""
-    return {name: _client(name, service, world, environ) for name, service in spec.services.items()}
+    return {
+        name: _client(name, service, world, environ, wrap)
+        for name, service in spec.services.items()
+    }
 
 
 def _client(
-    name: str, service: ServiceSpec, world: SimWorld | None, environ: Mapping[str, str]
+    name: str,
+    service: ServiceSpec,
+    world: SimWorld | None,
+    environ: Mapping[str, str],
+    wrap: TransportWrapper | None,
 ) -> ServiceClient:
     headers = dict(service.headers)
     if service.api_key_env:
@@ -65,8 +80,12 @@ def _client(
         if world is None:
             raise ServiceConfigError(f"service {name!r} is a sim but no sims are running")
         base = "http://llm.sim/v1" if service.sim == "llm" else f"http://{service.sim}.sim"
-        return ServiceClient(name, base, SimTransport(world.app(name, service.sim)), headers)
-    assert service.url is not None
-    # The engine enforces timeouts on the loop's clock; httpx's own would bypass the policy.
-    transport = httpx.AsyncHTTPTransport(retries=0)
-    return ServiceClient(name, service.url, transport, headers)
+        transport: httpx.AsyncBaseTransport = SimTransport(world.app(name, service.sim))
+    else:
+        assert service.url is not None
+        base = service.url
+        # The engine enforces timeouts on the loop's clock; httpx's own would bypass the policy.
+        transport = httpx.AsyncHTTPTransport(retries=0)
+    if wrap is not None:
+        transport = wrap(name, base, transport)
+    return ServiceClient(name, base, transport, headers)

@@ -19,7 +19,7 @@ from agentdesk.engine.bus import EventBus, Listener
 from agentdesk.engine.clock import run_virtual
 from agentdesk.engine.runner import Engine, RunResult
 from agentdesk.errors import WorkspaceNotFound
-from agentdesk.services import build_clients, uses_network
+from agentdesk.services import TransportWrapper, build_clients, uses_network
 from agentdesk.spec.loader import (
     LoadedPipeline,
     Workspace,
@@ -98,9 +98,12 @@ class Simulation:
         listeners: Iterable[Listener] = (),
         on_result: Callable[[RunResult], None] | None = None,
         environ: Mapping[str, str] | None = None,
+        wrap: TransportWrapper | None = None,
     ) -> int:
-        """Run one session per input and return how many ran. Blocks until all are done."""
-        main = self.run_async(inputs, concurrency, listeners, on_result, environ)
+        """Run one session per input and return how many ran. Blocks until all are done.
+
+        ``wrap``: a transport put around every service's (the incidents layer's tape)."""
+        main = self.run_async(inputs, concurrency, listeners, on_result, environ, wrap=wrap)
         return asyncio.run(main) if self.real_clock else run_virtual(main)
 
     async def run_async(
@@ -111,6 +114,7 @@ class Simulation:
         on_result: Callable[[RunResult], None] | None = None,
         environ: Mapping[str, str] | None = None,
         bus: EventBus | None = None,
+        wrap: TransportWrapper | None = None,
     ) -> int:
         bus = bus or EventBus()
         for listener in listeners:
@@ -119,7 +123,7 @@ class Simulation:
             self.seed, self.scenario, self.workspace.sims, epoch=asyncio.get_running_loop().time()
         )
         clients = build_clients(
-            self.workspace.spec, world, os.environ if environ is None else environ
+            self.workspace.spec, world, os.environ if environ is None else environ, wrap
         )
         try:
             engine = Engine(
