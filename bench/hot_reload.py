@@ -16,10 +16,13 @@ write lands anywhere in each loop's cycle). For every edit:
   content's id (and ``session.active_id`` agreeing): the whole hot-reload path;
 - **agentdesk added** — what the whole path adds to watchfiles: filtering, reading,
   validating the pipelines that read the file, recording the version in SQLite, activating.
-  Shown two ways: the difference of the two distributions' percentiles (the target's
-  reading), and edit by edit. The two loops wait ``step`` ms in cycles of their own, so a
-  write can reach one a cycle sooner than the other: edit by edit, the difference carries up
-  to ± one step of that (negligible with step 1, most of the p95 with step 10);
+  Shown three ways: the difference of the two distributions' percentiles; edit by edit
+  against the raw loop — the two loops wait ``step`` ms in cycles of their own, so a write
+  can reach one a cycle sooner than the other and this difference carries up to ± one step
+  of that (negligible with step 1, most of the p95 with step 10); and edit by edit from the
+  moment agentdesk's own watchfiles loop delivered the batch (``Watcher.delivered_at``) to
+  the edit being active — the same quantity with no second loop's phase in it. The target is
+  judged on the first and the last;
 - **session processing** — ``Outcome.seconds``, the session's own part of it.
 
 Targets (issue 5): agentdesk adds at most 10 ms at p95 to watchfiles' own latency, and the
@@ -78,6 +81,8 @@ class Edit:
     written: float = 0.0
     notified: float | None = None
     active: float | None = None
+    delivered: float | None = None
+    """When agentdesk's own watchfiles loop delivered the batch that activated the edit."""
     seconds: float | None = None
     done_active: threading.Event = field(default_factory=threading.Event)
 
@@ -148,6 +153,7 @@ class Listener:
 
     def __init__(self, session: ArtifactSession) -> None:
         self.session = session
+        self.watcher: Watcher | None = None
         self.edit: Edit | None = None
         self.judged = 0
 
@@ -160,6 +166,7 @@ class Listener:
         if outcome.status == "activated" and outcome.active == edit.expected:
             assert self.session.active_id(PROMPT) == edit.expected
             edit.active, edit.seconds = now, outcome.seconds
+            edit.delivered = self.watcher.delivered_at if self.watcher else None
             edit.done_active.set()
 
 
@@ -194,6 +201,7 @@ def one_pass(step: int, edits: int, pause: float, where: str) -> tuple[list[Edit
         raw = RawLoop(root, step, where)
         raw.start()
         watcher = Watcher(session, step_ms=step)
+        listener.watcher = watcher
         watcher.start()
         try:
             if not watcher.ready.wait(TIMEOUT):
@@ -241,6 +249,7 @@ def report(step: int, done: list[Edit], judged: int) -> None:
     raw = [e.notified - e.written for e in complete if e.notified is not None]
     whole = [e.active - e.written for e in complete if e.active is not None]
     added = [w - r for w, r in zip(whole, raw, strict=True)]
+    after_batch = [e.active - e.delivered for e in complete if e.active and e.delivered]
     processing = [e.seconds for e in complete if e.seconds is not None]
     print(f"\nstep {step} ms: {len(done)} edits, {len(complete)} measured", end="")
     print(f", {missed} missed" if missed else "", end="")
@@ -254,13 +263,15 @@ def report(step: int, done: list[Edit], judged: int) -> None:
         f"{(percentile(whole, 0.95) - percentile(raw, 0.95)) * 1000:>8.1f}"
     )
     print(row("agentdesk added, edit by edit", added))
+    print(row("  after its own watchfiles batch", after_batch))
     print(row("  session processing (Outcome)", processing))
     added_p95 = (percentile(whole, 0.95) - percentile(raw, 0.95)) * 1000
-    by_edit_p95 = percentile(added, 0.95) * 1000
+    by_edit_p95 = percentile(after_batch, 0.95) * 1000
     whole_p95 = percentile(whole, 0.95) * 1000
     print(
         f"target: agentdesk adds ≤ 10 ms at p95 to watchfiles' own — {added_p95:.1f} ms: "
-        f"{_met(added_p95 <= 10)} (edit by edit: {by_edit_p95:.1f} ms: {_met(by_edit_p95 <= 10)})"
+        f"{_met(added_p95 <= 10)} (edit by edit, after agentdesk's own watchfiles batch: "
+        f"{by_edit_p95:.1f} ms: {_met(by_edit_p95 <= 10)})"
     )
     print(f"target: whole path < 50 ms at p95 — {whole_p95:.1f} ms: {_met(whole_p95 < 50)}")
 

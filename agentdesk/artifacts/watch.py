@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class Watcher:
         self.on_error = on_error
         self.ready = threading.Event()
         """Set once the watch is in place: writes after this are seen."""
+        self.delivered_at: float | None = None
+        """When watchfiles handed over the batch being judged now (``time.monotonic()``):
+        from here on the time is agentdesk's (read by ``bench/hot_reload.py``)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,6 +80,7 @@ class Watcher:
             raise_interrupt=False,
         )
         for batch in changes:
+            self.delivered_at = time.monotonic()
             self.ready.set()
             paths = sorted({p for _, raw in batch if (p := artifact_path(root, raw)) is not None})
             if paths:

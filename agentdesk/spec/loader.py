@@ -13,6 +13,7 @@ enclosing steps ← step, key by key) and validated.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Callable, Iterator
@@ -57,7 +58,12 @@ from agentdesk.spec.templates import (
     dotted,
 )
 from agentdesk.spec.validation import suggestion, validate_document
-from agentdesk.spec.yamlpos import Positions, YamlDocument, YamlPath, parse_yaml
+from agentdesk.spec.yamlpos import (
+    Positions,
+    YamlDocument,
+    YamlPath,
+    parse_yaml_shared,
+)
 
 WORKSPACE_FILE = "agentdesk.yaml"
 CONTEXT_NAMES = ("input", "steps", "loop")
@@ -92,10 +98,16 @@ class Workspace:
     sources: SourceFiles = field(default_factory=SourceFiles)
     """agentdesk.yaml as read (its artifact id and content)."""
 
+    @functools.cached_property
+    def resolved_root(self) -> Path:
+        """``root`` with symlinks resolved, once (every file the loader reads is checked
+        against it)."""
+        return self.root.resolve()
+
     def relative(self, path: Path) -> str:
         """How problems name a file: relative to the workspace when inside it."""
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
+            return path.resolve().relative_to(self.resolved_root).as_posix()
         except ValueError:
             return str(path)
 
@@ -574,7 +586,7 @@ class _PipelineBuilder:
 
     def _workspace_path(self, name: str, loc: YamlPath, what: str) -> Path | None:
         path = (self.ws.root / name).resolve()
-        if not path.is_relative_to(self.ws.root.resolve()):
+        if not path.is_relative_to(self.ws.resolved_root):
             self._problem(loc, f"{what} file '{name}' is outside the workspace")
             return None
         if not self.ws.files.is_file(path):
@@ -780,7 +792,7 @@ def _read_document(
     if data is None:
         return None
     try:
-        return parse_yaml(data, label)
+        return parse_yaml_shared(data, label)
     except SpecError as exc:
         problems += exc.problems
     return None
@@ -824,7 +836,7 @@ def _read_schema(
 def _positions_of_json(text: str, label: str, schema: dict[str, Any]) -> YamlDocument:
     """JSON is (nearly) YAML: reuse the YAML reader for positions, when it agrees."""
     try:
-        doc = parse_yaml(text, label)
+        doc = parse_yaml_shared(text, label)
     except SpecError:
         return YamlDocument(label, schema)
     return YamlDocument(label, schema, doc.positions, doc.values)

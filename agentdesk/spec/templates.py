@@ -102,6 +102,30 @@ class References:
 NO_REFERENCES: Final = References()
 
 
+class LazyTemplate:
+    """A parsed template whose Python code Jinja generates on its first render.
+
+    Judging an edit needs the parse and Jinja's compile-time checks (unknown filters and
+    tests, misplaced statements), and the walk that finds a template's free variables
+    (``_references``) is Jinja's own code generator with its output thrown away, so it makes
+    every one of those checks. Generating the code a second time for real is left to the first
+    render: a prompt edit is judged in half the time, and a version no run uses never pays.
+    """
+
+    __slots__ = ("_ast", "_environment", "_template")
+
+    def __init__(self, environment: jinja2.Environment, ast: nodes.Template) -> None:
+        self._environment = environment
+        self._ast = ast
+        self._template: jinja2.Template | None = None
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        template = self._template
+        if template is None:
+            template = self._template = self._environment.from_string(self._ast)
+        return template.render(context)
+
+
 @dataclass(frozen=True)
 class CompiledTemplate:
     """A template that renders to text (a prompt, a request path, a header)."""
@@ -109,7 +133,7 @@ class CompiledTemplate:
     origin: Origin
     source: str
     references: References = NO_REFERENCES
-    template: jinja2.Template | None = None
+    template: LazyTemplate | None = None
     """None for a constant: ``render`` returns ``source`` without touching Jinja."""
 
     def render(self, context: Mapping[str, Any]) -> str:
@@ -215,10 +239,10 @@ class TemplateEngine:
         references, template = self._cached("text", source, lambda: self._text(source, where))
         return CompiledTemplate(where, source, references, template)
 
-    def _text(self, source: str, where: Origin) -> tuple[References, jinja2.Template]:
+    def _text(self, source: str, where: Origin) -> tuple[References, LazyTemplate]:
         ast = self._compile(partial(self.environment.parse, source), where)
-        template = self._compile(partial(self.environment.from_string, ast), where)
-        return _references(ast), template
+        references = self._compile(partial(_references, ast), where)
+        return references, LazyTemplate(self.environment, ast)
 
     def compile_value(self, source: str, origin: str | Origin) -> CompiledValue:
         where = _origin(origin)

@@ -113,6 +113,15 @@ def test_syntax_error_in_a_yaml_value_points_at_the_value(engine: TemplateEngine
     )
 
 
+def test_compile_time_checks_run_before_any_render(engine: TemplateEngine) -> None:
+    # Jinja's code is generated on first render; its checks must still fail the compile.
+    with pytest.raises(TemplateSyntaxProblem) as caught:
+        engine.compile_text("Line one\nLine two\n{{ input | nofilter }}\n", "prompts/p.md")
+    assert str(caught.value.problem) == (
+        "prompts/p.md:3: template syntax error: No filter named 'nofilter'."
+    )
+
+
 def test_constants_skip_jinja(engine: TemplateEngine) -> None:
     assert engine.compile_text("no templates here", "o").template is None
     assert engine.compile_value("/tickets", "o").expression is None
