@@ -1,8 +1,13 @@
 """``agentdesk eval``: a golden set through a pipeline under scenarios, checked against gates.
 
-Exit codes (console.py): 0 the gates passed (or, with no gate, every case passed) · 1 no
-gate and a case failed · 2 bad input (golden file, gates file, workspace; every problem listed,
-nothing run) · 3 a gate failed.
+Exit codes (console.py): 0 the gates passed (or, with no gate evaluated, every case passed) ·
+1 no gate evaluated and a case failed · 2 bad input (golden file, gates file, workspace,
+baseline; every problem listed, nothing run) · 3 a gate failed.
+
+By default the eval is recorded in the store (``--db``, as ``run`` records): each scenario's
+runs as a batch (``agentdesk runs show BATCH/RUN`` opens a failing case's trace) and the
+results per case and scenario under the release that ran (``store/evals.py``), which later
+evals name with ``--baseline``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -25,13 +34,24 @@ from agentdesk.cli.console import (
     errors_reported,
     progress,
     seed_option,
+    stderr,
     stdout,
     workspace_option,
 )
+from agentdesk.cli.runs import db_option
 from agentdesk.errors import RunError
+from agentdesk.evals.baseline import Comparison, ScenarioComparison
 from agentdesk.evals.compounding import EXAMPLE, Compounding, reference
+from agentdesk.evals.gates import GateResult
 from agentdesk.evals.report import EvalReport, ScenarioReport
 from agentdesk.reports import dollars, ms
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from agentdesk.engine.bus import Listener
+    from agentdesk.simulation import Simulation
+    from agentdesk.store import Redactor, StoreLocation
 
 FAILURES_SHOWN = 15
 """Failing cases listed per scenario (all of them are in --json and --junit)."""
@@ -75,6 +95,16 @@ FAILURES_SHOWN = 15
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JUnit XML to this file.",
 )
+@click.option(
+    "--baseline",
+    metavar="LABEL|RELEASE",
+    help="Compare with the stored results of another release: a label (production) or a "
+    "release id or prefix. Relative gates (max_drop, max_rise) need one.",
+)
+@db_option
+@click.option(
+    "--no-record", is_flag=True, help="Do not record the runs or the results in the store."
+)
 def eval_command(
     pipeline: str,
     workspace: Path | None,
@@ -86,15 +116,20 @@ def eval_command(
     concurrency: int = 8,
     as_json: bool = False,
     junit_file: Path | None = None,
+    baseline: str | None = None,
+    db: str | None = None,
+    no_record: bool = False,
 ) -> None:
     """Run a golden set through PIPELINE under each scenario; check assertions and gates."""
     with errors_reported():
         from agentdesk.evals import runner
+        from agentdesk.evals.baseline import compare
         from agentdesk.simulation import find_workspace
         from agentdesk.store.redaction import Redactor, workspace_secrets
 
+        root = find_workspace(workspace)
         plan = runner.prepare(
-            find_workspace(workspace),
+            root,
             pipeline,
             scenarios,
             golden=golden,
@@ -103,46 +138,152 @@ def eval_command(
             seed=seed,
             concurrency=concurrency,
         )
-        total = plan.total_cases
-        with progress(total, enabled=not as_json and total > 1, description="evaluating") as tick:
-            report = runner.run(plan, tick)
+        store = _Store.open(plan.simulations[0], db) if baseline or not no_record else None
+        try:
+            before = store.results.baseline(plan.pipeline, baseline) if store and baseline else None
+            total = plan.total_cases
+            enabled = not as_json and total > 1
+            with progress(total, enabled=enabled, description="evaluating") as tick:
+                attach = store.attach if store and not no_record else runner.no_listeners
+                report = runner.run(plan, tick, baseline=before, attach=attach)
+            comparison = compare(report, before) if before is not None else None
+            if store is not None and not no_record:
+                store.record(report, root, before.release if before else None)
+        finally:
+            if store is not None:
+                store.close()
         if junit_file is not None:
-            _write_junit(report, junit_file)
+            _write_junit(report, junit_file, comparison)
+        spec = plan.simulations[0].workspace.spec
+        secrets = Redactor(workspace_secrets(spec.services, os.environ), ())
         if as_json:
-            spec = plan.simulations[0].workspace.spec
-            secrets = Redactor(workspace_secrets(spec.services, os.environ), ())
-            click.echo(json.dumps(secrets.value(report.to_json()), indent=2))
+            data = {
+                **report.to_json(),
+                "baseline": comparison.to_json() if comparison else None,
+                "recording": store.to_json() if store and not no_record else None,
+            }
+            click.echo(json.dumps(secrets.value(data), indent=2))
         else:
-            stdout.print(eval_summary(report))
+            with stdout.capture() as captured:
+                stdout.print(eval_summary(report, comparison))
+                if store is not None and not no_record:
+                    stdout.print(store.describe(), soft_wrap=True)
+            stdout.file.write(secrets.secrets_only(captured.get()))
+        if store is not None and store.failure:
+            stderr.print(Text.assemble(("error: ", "bold red"), store.failure))
         sys.exit(exit_code(report))
 
 
 def exit_code(report: EvalReport) -> int:
-    """Gates decide when there are any; without gates, every case must pass."""
-    if report.gates:
+    """Gates decide when any was evaluated (a relative gate without a baseline is skipped);
+    otherwise every case must pass."""
+    if report.gates_evaluated:
         return EXIT_OK if report.gates_passed else EXIT_GATE_FAILED
     return EXIT_OK if report.cases_passed else EXIT_RUN_FAILED
 
 
-def _write_junit(report: EvalReport, path: Path) -> None:
+def _write_junit(report: EvalReport, path: Path, comparison: Comparison | None) -> None:
     from agentdesk.evals.junit import write_junit
 
     try:
-        write_junit(report, path)
+        write_junit(report, path, comparison)
     except OSError as exc:
         raise RunError(f"{path}: cannot write the JUnit file: {exc.strerror}") from exc
+
+
+@dataclass
+class _Store:
+    """Where an eval is recorded: one batch of runs per scenario, then the results."""
+
+    location: StoreLocation
+    engine: Engine
+    redactor: Redactor
+    batches: dict[str, str] = field(default_factory=dict)
+    eval_id: str = ""
+    failure: str = ""
+
+    @classmethod
+    def open(cls, sim: Simulation, db: str | None) -> _Store:
+        from agentdesk.store import locate, open_engine, redactor_for
+
+        location = locate(sim.workspace.root, db)
+        return cls(location, open_engine(location), redactor_for(sim.workspace.spec, os.environ))
+
+    @property
+    def results(self) -> Any:
+        from agentdesk.store.evals import EvalStore
+
+        return EvalStore(self.engine)
+
+    @contextmanager
+    def attach(self, sim: Simulation) -> Iterator[Sequence[Listener]]:
+        """Record one scenario's runs as a batch while they run."""
+        from agentdesk.store import Recorder, StoreError, new_batch
+
+        name = sim.pipeline.spec.name
+        batch = new_batch(sim.workspace.root, name, sim.scenario_name, sim.seed, sim.real_clock)
+        recorder = Recorder(self.engine, batch, self.redactor, pipeline=sim.pipeline)
+        self.batches[sim.scenario_name] = batch.id
+        try:
+            yield [recorder.offer]
+        finally:
+            try:
+                recorder.close()
+            except StoreError as exc:
+                self.failure = f"{sim.scenario_name}: {exc}"
+
+    def record(self, report: EvalReport, root: Path, baseline: str | None) -> None:
+        from agentdesk.store import StoreError
+
+        try:
+            self.eval_id = self.results.record(
+                report,
+                workspace=str(root),
+                redactor=self.redactor,
+                batches=self.batches,
+                baseline_release=baseline,
+            )
+        except StoreError as exc:
+            self.failure = str(exc)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def describe(self) -> Text:
+        if not self.eval_id:
+            return Text("the eval was not recorded", style="yellow")
+        text = Text("recorded in ", style="dim")
+        text.append(self.location.describe())
+        text.append(f" · eval {self.eval_id} · runs in batch ", style="dim")
+        text.append(", ".join(self.batches.values()) or "-", style="dim")
+        if self.location.note:
+            text.append(f" ({self.location.note})", style="yellow")
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": self.location.describe(),
+            "eval": self.eval_id or None,
+            "batches": dict(self.batches),
+            "failure": self.failure or None,
+            "note": self.location.note,
+        }
 
 
 # --- rendering --------------------------------------------------------------------------------
 
 
-def eval_summary(report: EvalReport) -> RenderableType:
+def eval_summary(report: EvalReport, comparison: Comparison | None = None) -> RenderableType:
     parts: list[RenderableType] = [_header(report), _scenarios_table(report)]
+    if any(s.scores() for s in report.scenarios):
+        parts.append(_scores_table(report))
     if any(case.tags for s in report.scenarios for case in s.cases):
         parts.append(_tags_table(report))
     parts.append(_errors_table(report))
     parts += [_compounding(s) for s in report.scenarios if s.cases]
     parts += [_failures(s) for s in report.scenarios if s.passed_cases < len(s.cases)]
+    if comparison is not None:
+        parts += _comparison(comparison)
     if report.gates:
         parts.append(_gates_table(report))
     parts.append(_verdict(report))
@@ -287,39 +428,150 @@ def _failures(s: ScenarioReport) -> Text:
     return text
 
 
+def _scores_table(report: EvalReport) -> Table:
+    """Judge metrics: each one's mean score per scenario (``faithfulness``…)."""
+    metrics = sorted({m for s in report.scenarios for m in s.scores()})
+    table = _table("Judge scores (mean, 0..1)", "metric", *(s.scenario for s in report.scenarios))
+    for metric in metrics:
+        cells = [s.scores().get(metric) for s in report.scenarios]
+        table.add_row(Text(metric), *("-" if c is None else f"{c:.3f}" for c in cells))
+    return table
+
+
+def _comparison(comparison: Comparison) -> list[RenderableType]:
+    """Per scenario: each figure now and in the baseline; then each case that changed."""
+    baseline = comparison.baseline
+    title = f"Against baseline {baseline.ref} (release {baseline.release[:12]})"
+    table = _table(title, "scenario", "figure", "now", "baseline", "change")
+    for s in comparison.scenarios:
+        if not s.compared:
+            table.add_row(Text(s.scenario), Text("no results in the baseline", style="dim"))
+            continue
+        table.add_row(Text(s.scenario), "cases", "", "", _changed(s))
+        for name, delta in s.figures.items():
+            label, shape, better_up = _FIGURES.get(name, (name, "{:.3f}", True))
+            table.add_row("", label, *_delta(delta.now, delta.before, shape, better_up))
+        table.add_section()
+    parts: list[RenderableType] = [table]
+    parts += [_changes(s) for s in comparison.scenarios if s.changes]
+    return parts
+
+
+_FIGURES = {
+    "pass_rate": ("pass rate", "{:.1%}", True),
+    "latency_p50": ("latency p50", "{:.3f}s", False),
+    "latency_p95": ("latency p95", "{:.3f}s", False),
+    "cost_per_case": ("cost/case", "${:.6f}", False),
+}
+"""Figure → (label, format, whether higher is better); judge metrics: higher is better."""
+
+
+def _delta(now: float | None, before: float | None, shape: str, better_up: bool) -> list[Text]:
+    cells = [Text("-" if v is None else shape.format(v)) for v in (now, before)]
+    if now is None or before is None:
+        return [*cells, Text("-", style="dim")]
+    if abs(now - before) < 1e-12:
+        return [*cells, Text("=", style="dim")]
+    better = (now > before) == better_up
+    arrow = "▲" if now > before else "▼"
+    change = f"{arrow} {abs(now - before) / before:.1%}" if before else arrow
+    return [*cells, Text(change, style="green" if better else "bold red")]
+
+
+def _changed(s: ScenarioComparison) -> Text:
+    text = Text()
+    if s.regressions:
+        text.append(f"{len(s.regressions)} regressed", style="bold red")
+    if s.improvements:
+        text.append(", " if text else "").append(f"{len(s.improvements)} improved", style="green")
+    if s.new or s.gone:
+        text.append(", " if text else "").append(f"+{len(s.new)} −{len(s.gone)}", style="dim")
+    return text or Text("none", style="dim")
+
+
+def _changes(s: ScenarioComparison) -> Text:
+    text = Text(f"Changed since the baseline · {s.scenario}\n", style="italic")
+    for change in s.regressions[:FAILURES_SHOWN]:
+        text.append("  ✗ regressed ", style="bold red").append(change.case_id, style="bold")
+        text.append(f" · {change.now.run_id}", style="dim")
+        for outcome in change.now.failures[:2]:
+            text.append(f"\n    {outcome.kind}: ", style="red").append(outcome.message)
+        text.append("\n")
+    for change in s.improvements[:FAILURES_SHOWN]:
+        text.append("  ✓ improved ", style="green").append(change.case_id, style="bold")
+        text.append(f" · {change.now.run_id}\n", style="dim")
+    hidden = max(0, len(s.regressions) - FAILURES_SHOWN) + max(
+        0, len(s.improvements) - FAILURES_SHOWN
+    )
+    if hidden:
+        text.append(f"  {hidden} more in --json / --junit\n", style="dim")
+    return text
+
+
 def _gates_table(report: EvalReport) -> Table:
     table = _table("Gates", "scenario", "gate", "actual", "limit", "")
+    table.columns[1].justify = "left"
+    for column in table.columns[1:4]:
+        column.no_wrap = True
+    table.columns[0].no_wrap, table.columns[0].overflow = False, "fold"
+    table.columns[4].min_width = 4
     for gate in report.gates:
-        actual = "nothing" if gate.actual is None else f"{gate.actual:.4g}"
-        sign = "≥" if gate.gate.startswith("min_") else "≤"
         table.add_row(
             Text(gate.scenario),
             Text(gate.gate),
-            actual,
-            f"{sign} {gate.limit:g}",
-            Text("pass", style="green") if gate.passed else Text("FAIL", style="bold red"),
+            _gate_actual(gate),
+            _gate_limit(gate),
+            _gate_verdict(gate),
         )
     return table
 
 
+def _gate_actual(gate: GateResult) -> Text:
+    if gate.skipped:
+        return Text(gate.note.split(" (")[0], style="dim")
+    if not gate.relative:
+        return Text("nothing" if gate.actual is None else f"{gate.actual:.4g}")
+    if gate.actual is None:
+        return Text(gate.note or "nothing")
+    way = "▼" if gate.gate.startswith("max_drop") else "▲"
+    return Text(f"{way} {gate.actual:.1%}", style="" if gate.passed else "red")
+
+
+def _gate_limit(gate: GateResult) -> str:
+    if gate.relative:
+        way = "▼" if gate.gate.startswith("max_drop") else "▲"
+        return f"{way} ≤ {gate.limit * 100:.3g}%"
+    return f"{'≥' if gate.gate.startswith('min_') else '≤'} {gate.limit:g}"
+
+
+def _gate_verdict(gate: GateResult) -> Text:
+    if gate.skipped:
+        return Text("skip", style="yellow")
+    return Text("pass", style="green") if gate.passed else Text("FAIL", style="bold red")
+
+
 def _verdict(report: EvalReport) -> Text:
     failed = [gate for gate in report.gates if not gate.passed]
-    if report.gates:
+    skipped = sum(gate.skipped for gate in report.gates)
+    evaluated = len(report.gates) - skipped
+    note = f" ({skipped} skipped: no baseline)" if skipped else ""
+    if evaluated:
         if failed:
-            return Text(f"{len(failed)} of {len(report.gates)} gate(s) failed", style="bold red")
-        return Text(f"all {len(report.gates)} gate(s) passed", style="bold green")
+            return Text(f"{len(failed)} of {evaluated} gate(s) failed{note}", style="bold red")
+        return Text(f"all {evaluated} gate(s) passed{note}", style="bold green")
     if report.cases_passed:
-        return Text("every case passed (no gates checked)", style="bold green")
-    return Text("some cases failed (no gates checked)", style="bold red")
+        return Text(f"every case passed (no gates checked){note}", style="bold green")
+    return Text(f"some cases failed (no gates checked){note}", style="bold red")
 
 
 def _gate_count(s: ScenarioReport) -> Text:
-    if not s.gates:
+    gates = [gate for gate in s.gates if gate.evaluated]
+    if not gates:
         return Text("-", style="dim")
-    failed = sum(not gate.passed for gate in s.gates)
+    failed = sum(not gate.passed for gate in gates)
     if failed:
-        return Text(f"✗ {failed}/{len(s.gates)}", style="bold red")
-    return Text(f"✓ {len(s.gates)}", style="green")
+        return Text(f"✗ {failed}/{len(gates)}", style="bold red")
+    return Text(f"✓ {len(gates)}", style="green")
 
 
 def _rate(rate: float, good: bool, prefix: str = "") -> Text:

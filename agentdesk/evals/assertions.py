@@ -120,6 +120,10 @@ class Number(_AtPath):
     """Relative tolerance, as a fraction of ``value`` (0.05: within 5 %)."""
 
 
+DEFAULT_METRIC = "judge"
+"""The metric a judge's score counts under when the assertion names none."""
+
+
 class Judge(_AtPath):
     kind: Literal["judge"]
     criteria: str = Field(min_length=1)
@@ -131,6 +135,10 @@ class Judge(_AtPath):
     sim_pass_if: str | None = None
     """The scripted judge: when the judge model is a sim, it passes the value exactly when this
     regex is found in it (and fails it otherwise). Ignored by a real model."""
+    metric: str = Field(DEFAULT_METRIC, pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    """The name the score is averaged under per scenario (``faithfulness``, ``tone``…): the
+    report shows each metric's mean and gates can limit it, absolutely (``min_score``) or
+    against a baseline release (``max_drop``)."""
 
     @field_validator("sim_pass_if")
     @classmethod
@@ -197,9 +205,16 @@ class Outcome:
     kind: str
     passed: bool
     message: str
+    score: float | None = None
+    """A judge's score (0..1); None for every other assertion, and for a judge that gave none."""
+    metric: str | None = None
+    """The metric a judge's score counts under."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "passed": self.passed, "message": self.message}
+        found: dict[str, Any] = {"kind": self.kind, "passed": self.passed, "message": self.message}
+        if self.metric is not None:
+            found |= {"metric": self.metric, "score": self.score}
+        return found
 
 
 def check(assertion: Assertion, run: CaseRun) -> Outcome:

@@ -13,6 +13,17 @@ A gate turns a figure of the report into a yes or no for CI::
         min_pass_rate: 0.6
         max_breaker_trips: 3
 
+Some gates compare with a **baseline release** (``agentdesk eval --baseline LABEL|RELEASE``)::
+
+    scenarios:
+      happy:
+        max_drop: {faithfulness: 5%, pass_rate: 2%}   # relative to the baseline's figure
+        max_rise: {latency_p95: 50%, cost_per_case: 10%}
+
+Without a baseline (or when the baseline has no results for the scenario or the figure), a
+relative gate is **skipped**, and says why: it neither passes nor fails the eval, so the first
+release of a pipeline can be gated at all. ``min_score`` limits a judge metric absolutely.
+
 A scenario's gates are the defaults with the scenario's own keys on top (maps such as
 ``max_error_rate`` merge key by key). Gates for a scenario the eval did not run are not
 evaluated. The file is checked like every workspace file — unknown keys, scenarios, services
@@ -35,10 +46,16 @@ from agentdesk.spec.validation import suggestion, validate_document
 from agentdesk.spec.yamlpos import YamlDocument, YamlPath, parse_yaml
 
 if TYPE_CHECKING:
+    from agentdesk.evals.baseline import Figures
     from agentdesk.evals.report import ScenarioReport
 
 ANY_SERVICE = "*"
+PASS_RATE = "pass_rate"
+RISING = ("latency_p50", "latency_p90", "latency_p95", "cost_per_case")
+"""What ``max_rise`` may limit: figures that get worse as they grow."""
+NO_BASELINE = "no baseline (run with --baseline LABEL|RELEASE)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def _seconds(value: Any) -> Any:
@@ -52,8 +69,20 @@ def _seconds(value: Any) -> Any:
     return value
 
 
+def _fraction(value: Any) -> Any:
+    """``5%`` or a plain fraction (``0.05``)."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match is None:
+            raise ValueError(f"expected a share such as 5% or 0.05, got '{value}'")
+        return float(match.group(1)) / 100
+    return value
+
+
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 Rate = Annotated[float, Field(ge=0, le=1)]
+Drop = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
+Rise = Annotated[float, BeforeValidator(_fraction), Field(ge=0)]
 
 
 class GateSpec(BaseModel):
@@ -80,6 +109,14 @@ class GateSpec(BaseModel):
     min_end_to_end: Rate | None = None
     """End-to-end reliability composed from the measured per-step success rates (the
     compounding table's "with the pipeline's policies" figure)."""
+    min_score: dict[str, Rate] = Field(default_factory=dict)
+    """A judge metric's mean score (``faithfulness: 0.8``)."""
+    max_drop: dict[str, Drop] = Field(default_factory=dict)
+    """``pass_rate`` or a judge metric: the largest drop allowed from the baseline release's
+    figure, relative to it (``5%``: 0.80 may fall to 0.76)."""
+    max_rise: dict[str, Rise] = Field(default_factory=dict)
+    """``latency_p50``/``p90``/``p95`` or ``cost_per_case``: the largest rise allowed over the
+    baseline release's figure, relative to it (``100%``: twice the baseline)."""
 
 
 class GatesFile(BaseModel):
@@ -107,25 +144,65 @@ class GateResult:
 
     scenario: str
     gate: str
-    """The key, with its service or tag: ``max_error_rate[payments]``."""
+    """The key, with its service, tag or metric: ``max_error_rate[payments]``."""
     limit: float
     actual: float | None
-    """None when there was nothing to measure (no case with the tag): the gate fails."""
+    """None when there was nothing to measure (no case with the tag): the gate fails. For a
+    relative gate, the relative change from the baseline (0.0625: down 6.25 %)."""
     passed: bool
+    skipped: bool = False
+    """A relative gate with nothing to compare with: it counts as neither pass nor fail."""
+    note: str = ""
+    """Why it was skipped, or why there is nothing to measure."""
+    value: float | None = None
+    """A relative gate's figure in this eval."""
+    baseline: float | None = None
+    """A relative gate's figure in the baseline release."""
+
+    @property
+    def relative(self) -> bool:
+        return self.gate.startswith(("max_drop[", "max_rise["))
+
+    @property
+    def evaluated(self) -> bool:
+        return not self.skipped
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"{self.gate}: skipped, {self.note}"
+        if self.relative:
+            return self._describe_relative()
         sign = ">=" if self.gate.startswith("min_") else "<="
         actual = "nothing measured" if self.actual is None else f"{self.actual:.6g}"
         return f"{self.gate}: {actual} (must be {sign} {self.limit:g})"
 
+    def _describe_relative(self) -> str:
+        way = "down" if self.gate.startswith("max_drop") else "up"
+        if self.actual is None:
+            what = self.note or "nothing measured"
+            return f"{self.gate}: {what} (must be {way} <= {self.limit:.1%})"
+        return (
+            f"{self.gate}: {_figure(self.value)} against {_figure(self.baseline)} in the "
+            f"baseline, {way} {self.actual:.1%} (must be {way} <= {self.limit:.1%})"
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "scenario": self.scenario,
             "gate": self.gate,
             "limit": self.limit,
             "actual": self.actual,
             "passed": self.passed,
         }
+        if self.relative or self.skipped or self.note:
+            found |= {"skipped": self.skipped, "note": self.note}
+        if self.relative:
+            found |= {"value": self.value, "baseline": self.baseline}
+        return found
+
+
+def _figure(value: float | None) -> str:
+    return "nothing" if value is None else f"{value:.4g}"
 
 
 def load_gates(
@@ -173,6 +250,8 @@ def _name_problems(
         if tags is not None:
             where = (*prefix, "min_pass_rate_by_tag")
             problems += _unknown(doc, where, section.get("min_pass_rate_by_tag"), tags, "tag")
+        where = (*prefix, "max_rise")
+        problems += _unknown(doc, where, section.get("max_rise"), RISING, "figure")
     return problems
 
 
@@ -208,8 +287,15 @@ def _merged(base: GateSpec, own: GateSpec) -> GateSpec:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def evaluate(spec: GateSpec, report: ScenarioReport) -> list[GateResult]:
-    """Every gate ``spec`` sets, checked against one scenario's report."""
+def evaluate(
+    spec: GateSpec,
+    report: ScenarioReport,
+    baseline: Figures | None = None,
+    no_baseline: str = NO_BASELINE,
+) -> list[GateResult]:
+    """Every gate ``spec`` sets, checked against one scenario's report; relative gates against
+    ``baseline`` (the same scenario in the baseline release), skipped with ``no_baseline``
+    as their reason when there is none."""
     results: list[GateResult] = []
 
     def gate(name: str, limit: float | None, actual: float | None, minimum: bool) -> None:
@@ -227,7 +313,64 @@ def evaluate(spec: GateSpec, report: ScenarioReport) -> list[GateResult]:
     gate("max_breaker_trips", spec.max_breaker_trips, report.breaker_trips, False)
     gate("max_fallback_rate", spec.max_fallback_rate, report.fallback_rate, False)
     gate("min_end_to_end", spec.min_end_to_end, report.compounding.with_policies, True)
+    scores = report.scores()
+    for metric, limit in spec.min_score.items():
+        gate(f"min_score[{metric}]", limit, scores.get(metric), True)
+    results += _relative_gates(spec, report, baseline, no_baseline)
     return results
+
+
+def _relative_gates(
+    spec: GateSpec, report: ScenarioReport, baseline: Figures | None, no_baseline: str
+) -> list[GateResult]:
+    checks = [("max_drop", m, limit) for m, limit in spec.max_drop.items()]
+    checks += [("max_rise", m, limit) for m, limit in spec.max_rise.items()]
+    results = []
+    for key, metric, limit in checks:
+        name = f"{key}[{metric}]"
+        if baseline is None:
+            results.append(GateResult(report.scenario, name, limit, None, True, True, no_baseline))
+            continue
+        now, before = figure(report, metric), figure(baseline, metric)
+        results.append(_compared(report.scenario, name, limit, now, before))
+    return results
+
+
+def _compared(
+    scenario: str, name: str, limit: float, now: float | None, before: float | None
+) -> GateResult:
+    if now is None:
+        return GateResult(scenario, name, limit, None, False, note="not measured in this eval")
+    if before is None:
+        note = "the baseline has no such figure for this scenario"
+        return GateResult(scenario, name, limit, None, True, True, note, now)
+    change = relative_change(now, before, rising=name.startswith("max_rise"))
+    if change is None:
+        note = f"{now:.4g} against 0 in the baseline"
+        return GateResult(scenario, name, limit, None, False, note=note, value=now, baseline=before)
+    passed = change <= limit + 1e-12
+    return GateResult(scenario, name, limit, change, passed, value=now, baseline=before)
+
+
+def relative_change(now: float, before: float, rising: bool) -> float | None:
+    """How far ``now`` moved the bad way from ``before``, as a share of ``before`` (0 when it
+    moved the good way); None when ``before`` is 0 and ``now`` rose (no finite share)."""
+    worse = now - before if rising else before - now
+    if worse <= 0:
+        return 0.0
+    return worse / before if before > 0 else None
+
+
+def figure(source: Figures, metric: str) -> float | None:
+    """A figure by the name gates use: ``pass_rate``, ``latency_p95``, ``cost_per_case`` or a
+    judge metric (None when no case was scored on it)."""
+    if metric == PASS_RATE:
+        return source.pass_rate if source.cases else None
+    if metric == "cost_per_case":
+        return source.cost_per_case
+    if metric.startswith("latency_p") and metric in RISING:
+        return source.latency(int(metric.removeprefix("latency_p")) / 100)
+    return source.scores().get(metric)
 
 
 _Gate = Callable[[str, float | None, float | None, bool], None]

@@ -122,8 +122,9 @@ async def _judge(
     workspace: Workspace, clients: Mapping[str, ServiceClient], request: JudgeRequest
 ) -> Outcome:
     assertion = request.assertion
-    if not request.found:
-        return Outcome("judge", False, f"{assertion.path}: nothing there to judge")
+    if not request.found:  # no answer is not a faithful one: it scores 0
+        message = f"{assertion.path}: nothing there to judge"
+        return Outcome("judge", False, message, 0.0, assertion.metric)
     model = assertion.model or next(iter(workspace.spec.models))
     spec = workspace.spec.models[model]
     try:
@@ -134,7 +135,7 @@ async def _judge(
             json=_body(spec.name or model, request),
         )
     except Exception as exc:  # a judge that cannot be reached fails its assertion, not the eval
-        return Outcome("judge", False, f"judge {model} unreachable: {exc}")
+        return _unscored(assertion, f"judge {model} unreachable: {exc}")
     return _verdict(assertion, model, response.status_code, response.content)
 
 
@@ -155,14 +156,20 @@ def _body(model: str, request: JudgeRequest) -> dict[str, Any]:
 
 def _verdict(assertion: Judge, model: str, status: int, body: bytes) -> Outcome:
     if status != 200:
-        return Outcome("judge", False, f"judge {model} answered HTTP {status}")
+        return _unscored(assertion, f"judge {model} answered HTTP {status}")
     try:
         content = json.loads(body)["choices"][0]["message"]["content"]
         verdict = parse_json_output(content)
         score = float(verdict["score"])
     except (ValueError, KeyError, IndexError, TypeError, OutputParseError) as exc:
-        return Outcome("judge", False, f"judge {model} gave no score: {shown(str(exc))}")
+        return _unscored(assertion, f"judge {model} gave no score: {shown(str(exc))}")
     reason = str(verdict.get("reason", ""))
     passed = score >= assertion.min_score
     message = f"score {score:g} (needs {assertion.min_score:g}): {reason}"
-    return Outcome("judge", passed, "ok: " + message if passed else message)
+    text = "ok: " + message if passed else message
+    return Outcome("judge", passed, text, score, assertion.metric)
+
+
+def _unscored(assertion: Judge, message: str) -> Outcome:
+    """A judge that gave no verdict: the assertion fails, the metric has no score from it."""
+    return Outcome("judge", False, message, None, assertion.metric)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,15 @@ class CaseResult:
     def failures(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if not outcome.passed]
 
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each judge metric's mean score in this case (a judge that gave none is left out)."""
+        found: dict[str, list[float]] = {}
+        for outcome in self.outcomes:
+            if outcome.metric is not None and outcome.score is not None:
+                found.setdefault(outcome.metric, []).append(outcome.score)
+        return {metric: sum(s) / len(s) for metric, s in sorted(found.items())}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "case": self.case_id,
@@ -65,8 +75,37 @@ class CaseResult:
             "usd": round(self.usd, 9),
             "retries": self.retries,
             "fallbacks": self.fallbacks,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "assertions": [outcome.to_json() for outcome in self.outcomes],
         }
+
+
+# --- figures over a list of case results (a scenario's, or a stored baseline's) --------------
+
+
+def pass_rate(cases: Sequence[CaseResult]) -> float:
+    return sum(case.passed for case in cases) / len(cases) if cases else 0.0
+
+
+def latency(cases: Sequence[CaseResult], q: float) -> float:
+    """The run duration at quantile ``q`` (nearest rank, exact), in simulated seconds."""
+    durations = sorted(case.duration for case in cases)
+    if not durations:
+        return 0.0
+    return durations[max(0, math.ceil(q * len(durations)) - 1)]
+
+
+def cost_per_case(cases: Sequence[CaseResult]) -> float:
+    return sum(case.usd for case in cases) / len(cases) if cases else 0.0
+
+
+def mean_scores(cases: Sequence[CaseResult]) -> dict[str, float]:
+    """Each judge metric's mean over the cases it scored (each case counts once)."""
+    found: dict[str, list[float]] = {}
+    for case in cases:
+        for metric, score in case.scores.items():
+            found.setdefault(metric, []).append(score)
+    return {metric: sum(s) / len(s) for metric, s in sorted(found.items())}
 
 
 @dataclass
@@ -88,7 +127,11 @@ class ScenarioReport:
 
     @property
     def pass_rate(self) -> float:
-        return self.passed_cases / len(self.cases) if self.cases else 0.0
+        return pass_rate(self.cases)
+
+    def scores(self) -> dict[str, float]:
+        """Each judge metric's mean score over the cases it scored."""
+        return mean_scores(self.cases)
 
     def tag_rates(self) -> dict[str, float]:
         totals, passed = self.tag_counts()
@@ -105,14 +148,11 @@ class ScenarioReport:
 
     def latency(self, q: float) -> float:
         """The run duration at quantile ``q`` (nearest rank, exact), in simulated seconds."""
-        durations = sorted(case.duration for case in self.cases)
-        if not durations:
-            return 0.0
-        return durations[max(0, math.ceil(q * len(durations)) - 1)]
+        return latency(self.cases, q)
 
     @property
     def cost_per_case(self) -> float:
-        return sum(case.usd for case in self.cases) / len(self.cases) if self.cases else 0.0
+        return cost_per_case(self.cases)
 
     def error_rates(self) -> dict[str, float]:
         """Failed attempts / attempts, per downstream service that was called."""
@@ -150,6 +190,7 @@ class ScenarioReport:
             "error_rates": {k: round(v, 6) for k, v in self.error_rates().items()},
             "breaker_trips": self.breaker_trips,
             "fallback_rate": round(self.fallback_rate, 6),
+            "scores": {k: round(v, 6) for k, v in self.scores().items()},
             "compounding": self.compounding.to_json(),
             "gates": [gate.to_json() for gate in self.gates],
             "results": [case.to_json() for case in self.cases],
@@ -171,6 +212,11 @@ class EvalReport:
     @property
     def gates_passed(self) -> bool:
         return all(gate.passed for gate in self.gates)
+
+    @property
+    def gates_evaluated(self) -> bool:
+        """Some gate was checked (relative gates without a baseline are skipped)."""
+        return any(gate.evaluated for gate in self.gates)
 
     @property
     def cases_passed(self) -> bool:

@@ -15,14 +15,17 @@ which draws each case gets, as reordering requests would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdesk.engine.bus import Listener
 from agentdesk.engine.runner import RunResult
 from agentdesk.errors import Problem, SpecError
 from agentdesk.evals.assertions import Judge, Outcome, check
+from agentdesk.evals.baseline import Baseline
 from agentdesk.evals.compounding import compose
 from agentdesk.evals.gates import Gates, evaluate, load_gates
 from agentdesk.evals.golden import GoldenCase, GoldenSet, load_golden
@@ -137,14 +140,37 @@ def _gates_path(root: Path, given: Path | None, use_gates: bool) -> Path | None:
 # --- running ----------------------------------------------------------------------------------
 
 
-def run(plan: EvalPlan, on_case: Callable[[], None] = lambda: None) -> EvalReport:
-    """Run every scenario of the plan and check every assertion and gate. Blocks."""
-    reports = [_run_scenario(plan, sim, on_case) for sim in plan.simulations]
+Attach = Callable[[Simulation], AbstractContextManager[Sequence[Listener]]]
+"""Listeners for one scenario's runs, open while they run (the CLI records them in the
+store this way; the evals package itself never imports the store)."""
+
+
+@contextmanager
+def no_listeners(_: Simulation) -> Iterator[Sequence[Listener]]:
+    yield ()
+
+
+def run(
+    plan: EvalPlan,
+    on_case: Callable[[], None] = lambda: None,
+    *,
+    baseline: Baseline | None = None,
+    attach: Attach = no_listeners,
+) -> EvalReport:
+    """Run every scenario of the plan and check every assertion and gate (relative gates
+    against ``baseline``). Blocks."""
+    reports = [_run_scenario(plan, sim, on_case, baseline, attach) for sim in plan.simulations]
     gates_file = plan.gates.file if plan.gates else None
     return EvalReport(plan.pipeline, plan.golden.file, gates_file, reports)
 
 
-def _run_scenario(plan: EvalPlan, sim: Simulation, on_case: Callable[[], None]) -> ScenarioReport:
+def _run_scenario(
+    plan: EvalPlan,
+    sim: Simulation,
+    on_case: Callable[[], None],
+    baseline: Baseline | None,
+    attach: Attach,
+) -> ScenarioReport:
     cases = plan.golden.cases_for(sim.scenario_name)
     fold, summary = CaseFold(), RunSummary()
 
@@ -152,9 +178,9 @@ def _run_scenario(plan: EvalPlan, sim: Simulation, on_case: Callable[[], None]) 
         on_case()
 
     if cases:
-        sim.execute(
-            [c.input for c in cases], plan.concurrency, [summary.apply, fold.apply], finished
-        )
+        with attach(sim) as extra:
+            listeners = [summary.apply, fold.apply, *extra]
+            sim.execute([c.input for c in cases], plan.concurrency, listeners, finished)
     runs = [fold.runs[session] for session in range(len(cases))]
     verdicts = judge_all(sim.workspace, _judge_requests(cases, runs), sim.seed)
     results = [_result(sim, case, run, verdicts) for case, run in zip(cases, runs, strict=True)]
@@ -169,7 +195,12 @@ def _run_scenario(plan: EvalPlan, sim: Simulation, on_case: Callable[[], None]) 
         compounding=compose(outcomes, len(cases), completed),
     )
     if plan.gates is not None:
-        report.gates = evaluate(plan.gates.for_scenario(sim.scenario_name), report)
+        spec = plan.gates.for_scenario(sim.scenario_name)
+        if baseline is None:
+            report.gates = evaluate(spec, report)
+        else:
+            before = baseline.scenario(sim.scenario_name)
+            report.gates = evaluate(spec, report, before, baseline.missing(sim.scenario_name))
     return report
 
 

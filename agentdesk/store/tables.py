@@ -179,3 +179,85 @@ def table(model: type[SQLModel]) -> Table:
     found: Any = model.__table__  # type: ignore[attr-defined]
     assert isinstance(found, Table)
     return found
+
+
+# --- evals (``store.evals``): results per release, for baselines and trends ------------------
+
+
+class EvalRun(SQLModel, table=True):
+    """One ``agentdesk eval`` invocation: a golden set through one release of a pipeline."""
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (Index("ix_eval_runs_pipeline", "pipeline", "created"),)
+
+    id: str = Field(primary_key=True)
+    created: datetime
+    """Wall-clock time (UTC) the eval was recorded."""
+    workspace: str
+    pipeline: str
+    release_id: str = Field(index=True)
+    """The release that ran (every scenario runs the same files)."""
+    golden: str
+    """The golden file, as the eval named it."""
+    gates_file: str | None = None
+    baseline_release: str | None = None
+    """The release it was compared with (``--baseline``), if any."""
+    cases: int = 0
+    passed: int = 0
+    gates_passed: bool | None = None
+    """None when no gate was evaluated."""
+    agentdesk_version: str = ""
+
+
+class EvalScenario(SQLModel, table=True):
+    """One scenario of a stored eval: its figures and gates, and the batch holding its runs."""
+
+    __tablename__ = "eval_scenarios"
+
+    eval_id: str = Field(primary_key=True, foreign_key="eval_runs.id")
+    scenario: str = Field(primary_key=True)
+    position: int = 0
+    """Its place in the eval (scenarios are shown in the order they were asked for)."""
+    release_id: str
+    batch_id: str | None = None
+    """The recording of its runs (``runs show BATCH/RUN``); None when runs were not recorded."""
+    seed: int
+    cases: int
+    passed: int
+    latency_p50: float
+    latency_p90: float
+    latency_p95: float
+    cost_per_case: float
+    breaker_trips: int = 0
+    fallback_rate: float = 0.0
+    scores: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    """JSON: judge metric → mean score."""
+    gates: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    """JSON: the gate results, as ``--json`` gives them."""
+
+
+class EvalCase(SQLModel, table=True):
+    """One case's result in one scenario of a stored eval."""
+
+    __tablename__ = "eval_cases"
+
+    eval_id: str = Field(primary_key=True, foreign_key="eval_runs.id")
+    scenario: str = Field(primary_key=True)
+    case_id: str = Field(primary_key=True)
+    line: int
+    release_id: str
+    batch_id: str | None = None
+    run_id: str
+    passed: bool
+    status: str
+    stop_reason: str
+    duration: float
+    usd: float
+    retries: int
+    fallbacks: int
+    tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    """JSON list."""
+    scores: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    """JSON: judge metric → score."""
+    assertions: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    """JSON: every assertion's kind, verdict and message (redacted), judges' metric and score."""

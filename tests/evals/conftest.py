@@ -18,6 +18,14 @@ DEMO = Path(__file__).resolve().parents[2] / "fixtures"
 Eval = Callable[..., Result]
 
 
+@pytest.fixture(autouse=True)
+def store_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Evals record into a fresh store per test, never into fixtures/."""
+    path = tmp_path / "store" / "agentdesk.db"
+    monkeypatch.setenv("AGENTDESK_DB", str(path))
+    return path
+
+
 @pytest.fixture
 def run_eval() -> Eval:
     """``agentdesk eval ARGS…`` on the demo workspace, in-process."""

@@ -87,7 +87,7 @@ def test_every_problem_of_a_gates_file_at_once(run_eval: Eval, tmp_path: Path) -
         f"{gates}:4:3: unknown scenario 'hapy' (did you mean 'happy'?)",
         f"{gates}:7:22: expected a duration such as 250ms or 2s, got '250 msec'",
         f"{gates}:8:20: min_pass_rate must be less than or equal to 1, got 1.5",
-        f"{gates}:10:5: unknown key 'max_retries' (did you mean 'max_breaker_trips'?)",
+        f"{gates}:10:5: unknown key 'max_retries' (did you mean 'max_rise'?)",
     ]
 
 

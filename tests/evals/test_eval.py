@@ -148,8 +148,13 @@ def test_compounding_is_measured_per_step(run_eval: Eval) -> None:
 
 
 def test_the_same_eval_twice_gives_the_same_report(run_eval: Eval) -> None:
+    """Byte for byte, but for where it was recorded (a new eval id and batches each time)."""
     args = ("support-triage", "-s", "llm-429-burst", "--json")
-    assert run_eval(*args).stdout == run_eval(*args).stdout
+    first, second = report(run_eval(*args)), report(run_eval(*args))
+    assert first.pop("recording")["eval"] != second.pop("recording")["eval"]
+    assert first == second
+    unrecorded = (*args, "--no-record")
+    assert run_eval(*unrecorded).stdout == run_eval(*unrecorded).stdout
 
 
 def test_the_rich_report_names_the_figures(run_eval: Eval) -> None:
