@@ -18,6 +18,8 @@ from agentdesk.cli.console import show_warning, workspace_option
 from agentdesk.cli.demo import demo
 from agentdesk.cli.eval import eval_command
 from agentdesk.cli.incidents import incidents
+from agentdesk.cli.load import load
+from agentdesk.cli.replay import replay
 from agentdesk.cli.run import run
 from agentdesk.cli.runs import runs
 from agentdesk.cli.sims import sims
@@ -50,5 +52,7 @@ for command in (
     watch,
     eval_command,
     incidents,
+    replay,
+    load,
 ):
     main.add_command(command)

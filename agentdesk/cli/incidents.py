@@ -1,10 +1,11 @@
-"""``agentdesk incidents``: recorded runs out as OTLP JSON, production traces in.
+"""``agentdesk incidents``: recorded runs kept as incidents, bundles out and in, OTLP JSON.
 
-``export`` reads a recorded run back from the store (``runs show`` names runs the same way)
-and writes it as an OTLP JSON trace for any collector or backend; ``import`` reads an OTLP
-JSON file (one request, or the collector's JSON Lines), checks all of it and prints what it
-holds. Keeping incidents in the store comes with the bundle format; until then ``import``
-stores nothing. Everything read from a trace is printed as plain text, never as markup.
+``save`` turns recorded runs (named as ``runs show`` names them) into an incident bundle kept
+in the store; ``list`` and ``show`` read them back; ``export ID FILE`` writes a bundle file
+(``--otlp`` writes a run or an incident as an OTLP JSON trace instead); ``import FILE`` takes
+a bundle (checked whole, then stored) or an OTLP JSON trace (checked and summarised). The
+format: ``docs/incidents.md``. Everything read from a file is printed as plain text, never
+as markup.
 """
 
 from __future__ import annotations
@@ -22,10 +23,21 @@ from rich.text import Text
 
 from agentdesk.cli.console import errors_reported, stdout, workspace_option
 from agentdesk.cli.runs import db_option
+from agentdesk.errors import AgentdeskError
+
+
+class IncidentsError(AgentdeskError):
+    """A file the command cannot write (exit code 2)."""
+
+    exit_code = 2
+
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from sqlalchemy import Engine
+
+    from agentdesk.incidents.bundle import Bundle
     from agentdesk.incidents.trace import ImportedTrace, TraceSpan
     from agentdesk.store.queries import RecordedRun
     from agentdesk.store.redaction import Redactor
@@ -33,51 +45,207 @@ if TYPE_CHECKING:
 
 @click.group()
 def incidents() -> None:
-    """Export recorded runs as OTLP JSON traces, and import traces from production."""
+    """Keep recorded runs as incidents; export and import bundles and OTLP JSON traces."""
+
+
+@incidents.command("save")
+@click.argument("runs", metavar="RUN…", nargs=-1, required=True)
+@click.option("--title", help="What the incident is called (default: made from its runs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the saved incident as JSON.")
+@workspace_option
+@db_option
+def save(
+    runs: tuple[str, ...], title: str | None, as_json: bool, workspace: Path | None, db: str | None
+) -> None:
+    """Save recorded runs (ids, BATCH/RUN or prefixes; one recording) as an incident."""
+    with errors_reported():
+        from agentdesk.store.incidents import save_incident
+
+        engine = _open(workspace, db)
+        try:
+            bundle = save_incident(engine, runs, title or "")
+        finally:
+            engine.dispose()
+        if as_json:
+            click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
+            return
+        text = Text(f"saved incident {bundle.id}: ", style="bold")
+        text.append(bundle.title, style="")
+        text.append(
+            f"\n{len(bundle.focus)} run(s) ({len(bundle.runs) - len(bundle.focus)} more as "
+            f"context), {len(bundle.events)} events, {len(bundle.tape)} calls on the tape",
+            style="dim",
+        )
+        text.append(f"\nreplay it: agentdesk replay {bundle.id}", style="dim")
+        stdout.print(text)
+
+
+@incidents.command("list")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@workspace_option
+@db_option
+def list_(limit: int, as_json: bool, workspace: Path | None, db: str | None) -> None:
+    """Saved and imported incidents, newest first."""
+    with errors_reported():
+        from agentdesk.store.incidents import list_incidents
+
+        engine = _open(workspace, db)
+        try:
+            found = list_incidents(engine, limit)
+        finally:
+            engine.dispose()
+        if as_json:
+            click.echo(json.dumps([i.to_json() for i in found], indent=2, ensure_ascii=False))
+            return
+        if not found:
+            stdout.print(Text("no incidents yet: agentdesk incidents save RUN…", style="dim"))
+            return
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for column in ("id", "saved", "title", "runs", "failed", "events", "calls"):
+            table.add_column(
+                column,
+                justify="right" if column in ("runs", "failed", "events", "calls") else "left",
+            )
+        for info in found:
+            table.add_row(
+                info.id,
+                info.created.strftime("%Y-%m-%d %H:%M"),
+                Text(info.title),
+                str(info.runs),
+                Text(str(info.failed), style="red" if info.failed else ""),
+                str(info.events),
+                str(info.tape),
+            )
+        stdout.print(table)
+
+
+@incidents.command("show")
+@click.argument("incident", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
+@workspace_option
+@db_option
+def show(incident: str, as_json: bool, workspace: Path | None, db: str | None) -> None:
+    """One incident: its runs, files, tape, and what happened (as `run` prints it)."""
+    with errors_reported():
+        from agentdesk.incidents.replay import recorded_summary
+        from agentdesk.reports import run_summary
+        from agentdesk.store.incidents import load_incident
+
+        engine = _open(workspace, db)
+        try:
+            bundle = load_incident(engine, incident)
+        finally:
+            engine.dispose()
+        if as_json:
+            click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
+            return
+        stdout.print(_bundle_header(bundle))
+        stdout.print(_runs_of(bundle))
+        focus = {r.run_id for r in bundle.focus}
+        title = f"{bundle.pipeline} · scenario {bundle.scenario} · seed {bundle.seed}"
+        stdout.print(
+            run_summary(recorded_summary(bundle, focus), title, real_clock=bundle.real_clock)
+        )
 
 
 @incidents.command("export")
-@click.argument("run_id", metavar="RUN")
+@click.argument("ref", metavar="ID")
+@click.argument("file", metavar="FILE", required=False)
 @click.option(
     "--otlp",
     "target",
-    required=True,
     metavar="FILE",
-    help="Write the run as an OTLP JSON trace to FILE (- for stdout).",
+    help="Write an OTLP JSON trace to FILE (- for stdout) instead of a bundle; ID may then "
+    "also be a recorded run (RUN, BATCH/RUN or a prefix).",
 )
 @click.option(
     "--no-content",
     is_flag=True,
-    help="Leave out inputs, outputs and model answers (ids, timings, tokens and errors stay).",
+    help="OTLP: leave out inputs, outputs and model answers (ids, timings, tokens and errors "
+    "stay).",
 )
 @workspace_option
 @db_option
 def export(
-    run_id: str, target: str, no_content: bool, workspace: Path | None, db: str | None
+    ref: str,
+    file: str | None,
+    target: str | None,
+    no_content: bool,
+    workspace: Path | None,
+    db: str | None,
 ) -> None:
-    """Write a recorded run as OTLP JSON: RUN is a run id, BATCH/RUN, or a prefix."""
+    """Write incident ID as a bundle FILE (- for stdout), or with --otlp as OTLP JSON."""
     with errors_reported():
+        if target is None:
+            if file is None:
+                raise click.UsageError("give a FILE for the bundle, or --otlp FILE")
+            _export_bundle(ref, file, workspace, db)
+            return
         from agentdesk.incidents.otlp import export_otlp, write_otlp
         from agentdesk.simulation import find_workspace
-        from agentdesk.store import locate, open_engine
-        from agentdesk.store.queries import find_run, run_events
 
         root = find_workspace(workspace)
-        engine = open_engine(locate(root, db))
-        try:
-            run = find_run(engine, run_id)
-            events, _ = run_events(engine, run)
-        finally:
-            engine.dispose()
-        request = export_otlp(
-            events, redactor=_redactor(root), content=not no_content, **_clock(run)
-        )
+        events, clock, name = _events_of(ref, root, db)
+        request = export_otlp(events, redactor=_redactor(root), content=not no_content, **clock)
         if target == "-":
             write_otlp(request, sys.stdout.buffer)
             return
         write_otlp(request, Path(target))
         spans = sum(len(s["spans"]) for r in request["resourceSpans"] for s in r["scopeSpans"])
-        stdout.print(Text(f"exported run {run.ref} ({spans} spans) to {target} as OTLP JSON"))
+        stdout.print(Text(f"exported {name} ({spans} spans) to {target} as OTLP JSON"))
+
+
+def _open(workspace: Path | None, db: str | None) -> Engine:
+    from agentdesk.simulation import find_workspace
+    from agentdesk.store import locate, open_engine
+
+    return open_engine(locate(find_workspace(workspace), db))
+
+
+def _export_bundle(ref: str, file: str, workspace: Path | None, db: str | None) -> None:
+    from agentdesk.store.incidents import incident_bytes
+
+    engine = _open(workspace, db)
+    try:
+        info, data = incident_bytes(engine, ref)
+    finally:
+        engine.dispose()
+    if file == "-":
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        Path(file).write_bytes(data)
+    except OSError as exc:
+        raise IncidentsError(f"{file}: cannot write: {exc.strerror}") from exc
+    stdout.print(Text(f"exported incident {info.id} to {file} ({len(data):,} bytes)"))
+
+
+def _events_of(ref: str, root: Path, db: str | None) -> tuple[list[Any], dict[str, Any], str]:
+    """An incident's events (ID) or a recorded run's, with its clock for OTLP times."""
+    from datetime import datetime
+
+    from agentdesk.store import locate, open_engine
+    from agentdesk.store.incidents import UnknownIncident, load_incident
+    from agentdesk.store.queries import find_run, run_events
+
+    engine = open_engine(locate(root, db))
+    try:
+        if ref.startswith("inc-"):
+            try:
+                bundle = load_incident(engine, ref)
+            except UnknownIncident:
+                pass
+            else:
+                start = datetime.fromisoformat(bundle.recorded) if bundle.recorded else None
+                epoch = round(start.timestamp() * 1e9) if start else 0
+                clock = {"epoch_ns": epoch, "origin": 0.0}
+                return bundle.decoded_events(), clock, f"incident {bundle.id}"
+        run = find_run(engine, ref)
+        events, _ = run_events(engine, run)
+        return events, _clock(run), f"run {run.ref}"
+    finally:
+        engine.dispose()
 
 
 def _clock(run: RecordedRun) -> dict[str, Any]:
@@ -98,20 +266,125 @@ def _redactor(root: Path) -> Redactor:
 @incidents.command("import")
 @click.argument("file", metavar="FILE")
 @click.option("--json", "as_json", is_flag=True, help="Print what the file holds as JSON.")
-def import_(file: str, as_json: bool) -> None:
-    """Read an OTLP JSON trace file (- for stdin), check all of it, and say what it holds."""
+@workspace_option
+@db_option
+def import_(file: str, as_json: bool, workspace: Path | None, db: str | None) -> None:
+    """Import an incident bundle (checked whole, then stored) or check an OTLP JSON trace
+    (- reads stdin); which one is told from the file's first line."""
     with errors_reported():
-        from agentdesk.incidents.otlp import import_otlp
+        from agentdesk.incidents.bundle import is_bundle, read_bundle
 
-        if file == "-":
-            trace = import_otlp(sys.stdin.buffer, name="<stdin>")
-        else:
-            trace = import_otlp(Path(file))
-        if as_json:
-            click.echo(json.dumps(_as_json(trace), indent=2, ensure_ascii=False))
-        else:
-            stdout.print(_summary(trace))
-            stdout.print(_runs_table(trace))
+        data = sys.stdin.buffer.read() if file == "-" else None
+        name = "<stdin>" if file == "-" else file
+        head = data[:512] if data is not None else _head(Path(file))
+        if is_bundle(head):
+            bundle = read_bundle(data if data is not None else Path(file), name=name)
+            _store_imported(bundle, name, as_json, workspace, db)
+            return
+        _import_trace(data, name, as_json)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(512)
+    except OSError:
+        return b""  # the trace reader reports what is wrong with the file
+
+
+def _store_imported(
+    bundle: Bundle, name: str, as_json: bool, workspace: Path | None, db: str | None
+) -> None:
+    from agentdesk.store.incidents import store_bundle
+
+    engine = _open(workspace, db)
+    try:
+        new = store_bundle(engine, bundle)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({**_bundle_json(bundle), "new": new}, indent=2, ensure_ascii=False))
+        return
+    verb = "imported" if new else "already had"
+    text = Text(f"{verb} incident {bundle.id} from {name}: ", style="bold")
+    text.append(bundle.title, style="")
+    text.append(f"\nreplay it: agentdesk replay {bundle.id}", style="dim")
+    stdout.print(text)
+
+
+def _import_trace(data: bytes | None, name: str, as_json: bool) -> None:
+    import io
+
+    from agentdesk.incidents.otlp import import_otlp
+
+    if data is not None:
+        trace = import_otlp(io.BytesIO(data), name=name)
+    else:
+        trace = import_otlp(Path(name))
+    if as_json:
+        click.echo(json.dumps(_as_json(trace), indent=2, ensure_ascii=False))
+    else:
+        stdout.print(_summary(trace))
+        stdout.print(_runs_table(trace))
+
+
+def _bundle_json(bundle: Bundle) -> dict[str, Any]:
+    return {
+        "id": bundle.id,
+        "title": bundle.title,
+        "source": bundle.source,
+        "recorded": bundle.recorded,
+        "pipeline": bundle.pipeline,
+        "scenario": bundle.scenario,
+        "seed": bundle.seed,
+        "concurrency": bundle.concurrency,
+        "release": bundle.release,
+        "files": sorted(bundle.files),
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "session": r.session,
+                "focus": r.focus,
+                "status": r.status,
+                "stop_reason": r.stop_reason,
+            }
+            for r in bundle.runs
+        ],
+        "events": len(bundle.events),
+        "tape": len(bundle.tape),
+    }
+
+
+def _bundle_header(bundle: Bundle) -> Text:
+    text = Text(f"incident {bundle.id}: ", style="bold")
+    text.append(bundle.title, style="")
+    text.append(
+        f"\n{bundle.pipeline} · scenario {bundle.scenario} · seed {bundle.seed} · "
+        f"concurrency {bundle.concurrency} · release {bundle.release[:12]}",
+        style="dim",
+    )
+    text.append(
+        f"\n{len(bundle.files)} files · {len(bundle.events)} events · "
+        f"{len(bundle.tape)} calls on the tape · recorded {bundle.recorded or '-'}",
+        style="dim",
+    )
+    return text
+
+
+def _runs_of(bundle: Bundle) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in ("session", "run", "status", "stop reason", ""):
+        table.add_column(column)
+    for run in bundle.runs:
+        style = "green" if run.status == "ok" else "red"
+        table.add_row(
+            str(run.session),
+            run.run_id,
+            Text(run.status, style=style),
+            Text(run.stop_reason),
+            "" if run.focus else Text("context", style="dim"),
+        )
+    return table
 
 
 def _as_json(trace: ImportedTrace) -> dict[str, Any]:
@@ -139,7 +412,11 @@ def _summary(trace: ImportedTrace) -> Text:
         text.append(f" · ${totals.cost_usd:.4f}")
     if totals.models:
         text.append("\nmodels " + ", ".join(f"{m} ×{n}" for m, n in totals.models.items()))
-    text.append("\nchecked; nothing stored (incident bundles come later)", style="dim")
+    text.append(
+        "\nchecked; nothing stored (a trace is not an incident bundle: it holds no tape "
+        "or files to replay)",
+        style="dim",
+    )
     return text
 
 

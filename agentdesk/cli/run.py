@@ -35,6 +35,7 @@ from agentdesk.spec.models import BUDGET_KINDS, BudgetsSpec
 
 if TYPE_CHECKING:
     from agentdesk.simulation import Simulation
+    from agentdesk.store.incidents import TapeWriter
     from agentdesk.store.redaction import Redactor
 
 
@@ -105,12 +106,13 @@ def run(
         summary = RunSummary()
         secrets = Redactor(workspace_secrets(sim.workspace.spec.services, os.environ), ())
         recording = None if no_record else Recording.start(sim, db)
+        tape = None if recording is None else _start_tape(recording, sim)
         with _event_log(events_file, secrets) as write:
             listeners = [summary.apply] + ([write] if write else [])
             if recording is not None:
                 listeners.append(recording.recorder.offer)
             with progress(total, enabled=not as_json and total > 1) as advance:
-                _execute(sim, inputs, total, sessions, listeners, advance, recording)
+                _execute(sim, inputs, total, sessions, listeners, advance, recording, tape)
         title = (
             f"{sim.pipeline.spec.name} · scenario {sim.scenario_name} · seed {sim.seed}"
             f"{' · real clock' if sim.real_clock else ' · virtual clock'}"
@@ -181,6 +183,7 @@ def _execute(
     listeners: list[Listener],
     advance: Callable[[], Any],
     recording: Recording | None,
+    tape: TapeWriter | None = None,
 ) -> None:
     """Run every session; the recording is closed (flushed) however the runs end."""
     try:
@@ -189,10 +192,33 @@ def _execute(
             sessions,
             listeners,
             on_result=lambda _: advance(),
+            wrap=None if tape is None else tape.wrap,
         )
     finally:
         if recording is not None:
+            _close_tape(recording, tape, sessions)
             recording.close()
+
+
+def _start_tape(recording: Recording, sim: Simulation) -> TapeWriter:
+    """Every downstream call is kept with the runs, so any run can be saved as an incident
+    (``agentdesk incidents save``) and replayed."""
+    from agentdesk.store import redactor_for
+    from agentdesk.store.incidents import TapeWriter
+
+    redactor = redactor_for(sim.workspace.spec, os.environ)
+    return TapeWriter(recording.engine, recording.recorder.batch_id, sim, redactor)
+
+
+def _close_tape(recording: Recording, tape: TapeWriter | None, sessions: int) -> None:
+    from agentdesk.store import StoreError
+
+    if tape is None:
+        return
+    try:
+        tape.close(sessions)
+    except StoreError as exc:
+        recording.failure = str(exc)
 
 
 @contextmanager

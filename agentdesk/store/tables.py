@@ -261,3 +261,61 @@ class EvalCase(SQLModel, table=True):
     """JSON: judge metric → score."""
     assertions: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     """JSON: every assertion's kind, verdict and message (redacted), judges' metric and score."""
+
+
+# --- incidents (``store.incidents``): tapes of recorded batches, and saved incidents ---------
+
+
+class TapeBatch(SQLModel, table=True):
+    """A recording that kept its tape: what a replay of its runs needs beside their events."""
+
+    __tablename__ = "tape_batches"
+
+    batch_id: str = Field(primary_key=True, foreign_key="batches.id")
+    pipeline_path: str
+    """The pipeline file's workspace path (the release's files hold it)."""
+    scenario_path: str
+    scenario: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """The scenario file's content (a scenario is not part of a release)."""
+    concurrency: int = 1
+    budgets: str | None = None
+    """JSON: the budget overrides of the recording (``run --budget``), as set."""
+    entries: int = 0
+    complete: bool = False
+    """True once every call of the batch is written (the recording closed cleanly)."""
+
+
+class TapeRecord(SQLModel, table=True):
+    """One downstream call of a recorded run (``incidents.tape.TapeEntry`` as JSON, redacted)."""
+
+    __tablename__ = "tape"
+    __table_args__ = (Index("ix_tape_run", "batch_id", "run_id"),)
+
+    batch_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    run_id: str
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class IncidentRecord(SQLModel, table=True):
+    """A saved or imported incident: its bundle (zlib-compressed) and what lists show."""
+
+    __tablename__ = "incidents"
+
+    id: str = Field(primary_key=True)
+    """``inc-`` + a hash of the bundle's content: saving the same runs twice is one incident."""
+    created: datetime = Field(index=True)
+    title: str
+    source: str
+    """``recorded`` (saved from runs) or ``otlp`` (imported from a trace)."""
+    pipeline: str
+    scenario: str
+    seed: int
+    runs: int
+    failed: int
+    events: int
+    tape: int
+    batch_id: str | None = None
+    stop_reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    """JSON: the incident runs' stop reasons."""
+    bundle: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
