@@ -24,7 +24,16 @@ Without a baseline (or when the baseline has no results for the scenario or the 
 relative gate is **skipped**, and says why: it neither passes nor fails the eval, so the first
 release of a pipeline can be gated at all. ``min_score`` limits a judge metric absolutely.
 
-A scenario's gates are the defaults with the scenario's own keys on top (maps such as
+One gates file serves every golden set of the workspace; ``pipelines`` holds the gates of one
+pipeline (its own ``defaults`` and ``scenarios``)::
+
+    pipelines:
+      doc-reconciliation:
+        scenarios:
+          happy: {min_pass_rate: 0.8}
+
+A scenario's gates are, each on top of the one before: ``defaults``, ``scenarios.NAME``,
+``pipelines.PIPELINE.defaults``, ``pipelines.PIPELINE.scenarios.NAME`` (maps such as
 ``max_error_rate`` merge key by key). Gates for a scenario the eval did not run are not
 evaluated. The file is checked like every workspace file — unknown keys, scenarios, services
 and tags are problems with ``file:line:column``, all reported at once, before anything runs —
@@ -119,13 +128,18 @@ class GateSpec(BaseModel):
     baseline release's figure, relative to it (``100%``: twice the baseline)."""
 
 
-class GatesFile(BaseModel):
+class PipelineGates(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     defaults: GateSpec = GateSpec()
-    """Gates for every scenario."""
+    """Gates for every scenario of this pipeline."""
     scenarios: dict[str, GateSpec] = Field(default_factory=dict)
-    """Gates by scenario name, on top of the defaults."""
+    """Gates by scenario name, for this pipeline."""
+
+
+class GatesFile(PipelineGates):
+    pipelines: dict[str, PipelineGates] = Field(default_factory=dict)
+    """Gates of one pipeline, on top of the ones for every pipeline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +147,18 @@ class Gates:
     file: str
     spec: GatesFile
 
-    def for_scenario(self, scenario: str) -> GateSpec:
-        own = self.spec.scenarios.get(scenario)
-        return self.spec.defaults if own is None else _merged(self.spec.defaults, own)
+    def for_scenario(self, scenario: str, pipeline: str | None = None) -> GateSpec:
+        layers: list[PipelineGates] = [self.spec]
+        own = self.spec.pipelines.get(pipeline) if pipeline is not None else None
+        if own is not None:
+            layers.append(own)
+        found = GateSpec()
+        for layer in layers:
+            found = _merged(found, layer.defaults)
+            mine = layer.scenarios.get(scenario)
+            if mine is not None:
+                found = _merged(found, mine)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +235,7 @@ def load_gates(
     scenarios: Sequence[str] | None = None,
     services: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> Gates:
     """The gates in ``path``; raises ``SpecError`` with every problem. The optional name lists
     are what scenario names, ``max_error_rate`` keys and tags may be. (One gates file may
@@ -223,6 +247,9 @@ def load_gates(
         raise SpecError([Problem(label, 0, 0, f"cannot read: {exc.strerror}")]) from None
     spec, problems = validate_document(GatesFile.model_validate, doc, model=GatesFile)
     problems += _name_problems(doc, scenarios, services, tags)
+    listed = doc.data.get("pipelines")
+    if isinstance(listed, dict) and pipelines is not None:
+        problems += _unknown(doc, ("pipelines",), listed, pipelines, "pipeline")
     if spec is None or problems:
         raise SpecError(problems)
     return Gates(label, spec)
@@ -235,9 +262,10 @@ def _name_problems(
     tags: Sequence[str] | None,
 ) -> list[Problem]:
     problems = []
-    sections = doc.data.get("scenarios")
-    if isinstance(sections, dict) and scenarios is not None:
-        problems += _unknown(doc, ("scenarios",), sections, scenarios, "scenario")
+    for at, layer in _layers(doc.data):
+        sections = layer.get("scenarios")
+        if isinstance(sections, dict) and scenarios is not None:
+            problems += _unknown(doc, (*at, "scenarios"), sections, scenarios, "scenario")
     for prefix, section in _sections(doc.data):
         if services is not None:
             problems += _unknown(
@@ -255,13 +283,24 @@ def _name_problems(
     return problems
 
 
+def _layers(data: dict[str, Any]) -> Iterator[tuple[YamlPath, dict[str, Any]]]:
+    """The file itself, then each ``pipelines.NAME``: what holds defaults and scenarios."""
+    yield (), data
+    pipelines = data.get("pipelines")
+    for name, layer in pipelines.items() if isinstance(pipelines, dict) else ():
+        if isinstance(layer, dict):
+            yield ("pipelines", name), layer
+
+
 def _sections(data: dict[str, Any]) -> Iterator[tuple[YamlPath, dict[str, Any]]]:
-    if isinstance(data.get("defaults"), dict):
-        yield ("defaults",), data["defaults"]
-    scenarios = data.get("scenarios")
-    for name, section in scenarios.items() if isinstance(scenarios, dict) else ():
-        if isinstance(section, dict):
-            yield ("scenarios", name), section
+    """Every mapping of gates, with where it is."""
+    for at, layer in _layers(data):
+        if isinstance(layer.get("defaults"), dict):
+            yield (*at, "defaults"), layer["defaults"]
+        scenarios = layer.get("scenarios")
+        for name, section in scenarios.items() if isinstance(scenarios, dict) else ():
+            if isinstance(section, dict):
+                yield (*at, "scenarios", name), section
 
 
 def _unknown(

@@ -80,7 +80,13 @@ def prepare(
         label = first.workspace.relative(gates_path)
         loaded_gates = _collect(
             problems,
-            lambda: load_gates(gates_path, label, scenarios=known, services=services),
+            lambda: load_gates(
+                gates_path,
+                label,
+                scenarios=known,
+                services=services,
+                pipelines=_pipeline_names(root),
+            ),
         )
     if problems or golden_set is None:
         raise SpecError(problems)
@@ -107,6 +113,10 @@ def _collect(problems: list[Problem], load: Callable[[], Any]) -> Any:
     except SpecError as exc:
         problems += exc.problems
         return None
+
+
+def _pipeline_names(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "pipelines").glob("*.y*ml"))
 
 
 def _scenario_names(root: Path) -> list[str]:
@@ -195,7 +205,7 @@ def _run_scenario(
         compounding=compose(outcomes, len(cases), completed),
     )
     if plan.gates is not None:
-        spec = plan.gates.for_scenario(sim.scenario_name)
+        spec = plan.gates.for_scenario(sim.scenario_name, plan.pipeline)
         if baseline is None:
             report.gates = evaluate(spec, report)
         else:
