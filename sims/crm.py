@@ -2,13 +2,15 @@
 
 Records are derived from their ids (``sims.records``), so any well-formed id exists and the
 same id always reads the same; what pipelines write (escalations, replies) is kept in memory
-for the life of the world, so a run can check what an earlier step did.
+for the life of the world — the newest ``KEPT`` per ticket, numbered from the first — so a run
+can check what an earlier step did.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from sims import records
 from sims.asgi import Reply, Router
@@ -16,6 +18,7 @@ from sims.errors import tool_error
 from sims.gateway import SIM_EPOCH, Call
 
 _ID = r"(?P<id>[^/]+)"
+KEPT: Final = 100
 
 
 class CRMSim:
@@ -25,8 +28,11 @@ class CRMSim:
     damages_content = False
 
     def __init__(self) -> None:
-        self.escalations: dict[str, list[dict[str, Any]]] = {}
-        self.replies: dict[str, list[dict[str, Any]]] = {}
+        self.escalations: dict[str, deque[dict[str, Any]]] = {}
+        self.replies: dict[str, deque[dict[str, Any]]] = {}
+        """The newest ``KEPT`` writes per ticket: a load test writes a reply per run, and a sim
+        that kept them all would grow with the test's length."""
+        self._written: Counter[tuple[str, str]] = Counter()
         self.router: Router[Callable[[Call], Reply]] = Router()
         self.router.add("GET", f"/tickets/{_ID}", self._ticket)
         self.router.add("GET", f"/customers/{_ID}", self._customer)
@@ -61,7 +67,11 @@ class CRMSim:
         return self._write(call, self.replies, "RPL", {"status": "sent"})
 
     def _write(
-        self, call: Call, store: dict[str, list[dict[str, Any]]], prefix: str, extra: dict[str, Any]
+        self,
+        call: Call,
+        store: dict[str, deque[dict[str, Any]]],
+        prefix: str,
+        extra: dict[str, Any],
     ) -> Reply:
         ticket_id = call.request.params["id"]
         if not records.TICKET_ID.fullmatch(ticket_id):
@@ -72,9 +82,10 @@ class CRMSim:
             return tool_error(400, "The body is not valid JSON.", "invalid_json")
         if body is not None and not isinstance(body, dict):
             return tool_error(400, "The body must be a JSON object.", "invalid_body")
-        items = store.setdefault(ticket_id, [])
+        items = store.setdefault(ticket_id, deque(maxlen=KEPT))
+        self._written[prefix, ticket_id] += 1
         item = {
-            "id": f"{prefix}-{ticket_id[2:]}-{len(items) + 1}",
+            "id": f"{prefix}-{ticket_id[2:]}-{self._written[prefix, ticket_id]}",
             "ticket_id": ticket_id,
             **extra,
             "created": SIM_EPOCH + int(call.now),

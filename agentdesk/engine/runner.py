@@ -68,9 +68,11 @@ class RunResult:
     duration: float
 
 
-def run_id_for(pipeline: str, seed: int, session: int) -> str:
-    """A run's id: stable for (pipeline, seed, session), so replays and logs line up."""
-    return f"run-{derive_seed(seed, pipeline, session):016x}"[:16]
+def run_id_for(pipeline: str, seed: int, session: int, turn: int = 0) -> str:
+    """A run's id: stable for (pipeline, seed, session, turn), so replays and logs line up.
+    A session's first run (turn 0) has the id it had before sessions had turns."""
+    keys = (pipeline, session) if not turn else (pipeline, session, turn)
+    return f"run-{derive_seed(seed, *keys):016x}"[:16]
 
 
 class Engine:
@@ -146,11 +148,14 @@ class Engine:
 
     # --- running ------------------------------------------------------------------------------
 
-    async def run(self, input: Any, session: int = 0) -> RunResult:
+    async def run(self, input: Any, session: int = 0, turn: int = 0) -> RunResult:
+        """One run of the pipeline. ``turn`` numbers a session's successive runs (a user's
+        requests under load): each has its own run id, so its own random draws, while the
+        session's budget is shared."""
         if self.epoch is None:
             self.epoch = RunState.now()
         EPOCH.set(self.epoch)
-        run_id = run_id_for(self.pipeline.spec.name, self.seed, session)
+        run_id = run_id_for(self.pipeline.spec.name, self.seed, session, turn)
         state = RunState(
             run_id=run_id,
             session=session,
