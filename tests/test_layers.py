@@ -33,6 +33,8 @@ CORE_PACKAGES = (
     "agentdesk.tokens",
     "agentdesk.evals",
     "agentdesk.incidents",
+    "agentdesk.alerts",
+    "agentdesk.load",
 )
 HEADLESS_MODULES = (
     "agentdesk.errors",
