@@ -46,6 +46,7 @@ from agentdesk.tui.screens.artifacts import ArtifactsScreen, rollback_question
 from agentdesk.tui.screens.chaos import ChaosScreen
 from agentdesk.tui.screens.confirm import ConfirmScreen
 from agentdesk.tui.screens.help import HelpScreen
+from agentdesk.tui.screens.incidents import IncidentsScreen
 from agentdesk.tui.screens.label_input import LabelInput
 from agentdesk.tui.screens.live import LiveScreen
 from agentdesk.tui.screens.scenario_picker import ScenarioPicker
@@ -61,11 +62,13 @@ class AgentdeskApp(App[None]):
         "live": LiveScreen,
         "chaos": ChaosScreen,
         "artifacts": ArtifactsScreen,
+        "incidents": IncidentsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show_mode('live')", "Live"),
         Binding("c", "show_mode('chaos')", "Chaos"),
         Binding("a", "show_mode('artifacts')", "Artifacts"),
+        Binding("i", "show_mode('incidents')", "Incidents"),
         Binding("space", "pause", "Pause"),
         Binding("right_square_bracket", "pace(1)", "Faster"),
         Binding("left_square_bracket", "pace(-1)", "Slower"),
