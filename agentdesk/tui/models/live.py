@@ -16,6 +16,7 @@ from typing import Any
 
 from agentdesk.engine.events import AnyEvent, TokensCounted
 from agentdesk.projections.summary import RunSummary
+from agentdesk.tui.models.alerts import AlertBoard
 from agentdesk.tui.models.breakers import BreakerBoardModel, Transition
 from agentdesk.tui.models.budgets import Meter, RunBudget, is_budget_event
 from agentdesk.tui.models.latency import LatencyBook
@@ -80,6 +81,8 @@ class LiveView:
     cost: tuple[float, ...] = ()
     narration: str = ""
     version: int = 0
+    alerts: tuple[str, ...] = ()
+    """The alert rules firing now (``models.alerts``), in words."""
 
 
 class LiveModel:
@@ -96,6 +99,7 @@ class LiveModel:
         self.runs = RunBook(max_runs)
         self.breakers = BreakerBoardModel(cooldown)
         self.latency = LatencyBook()
+        self.alerts = AlertBoard()
         self._budgets: OrderedDict[str, RunBudget] = OrderedDict()
         self._max_budgets = max_runs * 2
         self._cost: deque[float] = deque(maxlen=60)
@@ -127,6 +131,7 @@ class LiveModel:
         self.runs.apply(event)
         self.breakers.apply(event)
         self.latency.apply(event)
+        self.alerts.apply(event)
         if isinstance(event, TokensCounted):
             self._charge(event)
         elif is_budget_event(event):
@@ -173,6 +178,7 @@ class LiveModel:
                 cost=tuple(self._cost),
                 narration=self.narration,
                 version=self.version,
+                alerts=self.alerts.active(),
             )
 
     def _counters(self, rows: list[RunRow]) -> Counters:

@@ -67,3 +67,4 @@ def show_status(line: StatusLine, view: LiveView, state: ControlState, live: boo
     line.pace, line.paused, line.live = state.pace, state.paused, live
     line.faults = sum(len(f) for f in state.injected.values())
     line.narration = view.narration or state.error
+    line.alerts = view.alerts

@@ -29,6 +29,8 @@ class StatusLine(Widget):
     live: reactive[bool] = reactive(True)
     problem: reactive[str] = reactive("", layout=True)
     """A rejected edit, shown until a valid edit fixes it (hot reload)."""
+    alerts: reactive[tuple[str, ...]] = reactive((), layout=True)
+    """The alert rules firing now (agentdesk.alerts), one line each."""
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")
@@ -54,4 +56,6 @@ class StatusLine(Widget):
             text.append("\n» ", INFO).append(safe_text(self.narration, 200), BOLD)
         if self.problem:
             text.append("\n✗ ", BAD).append(safe_text(self.problem, 300), BAD)
+        for alert in self.alerts[:2]:
+            text.append("\n▲ alert ", BAD).append(safe_text(alert, 200), BAD)
         return text
