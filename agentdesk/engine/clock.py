@@ -24,9 +24,12 @@ everything on the loop.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import selectors
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import Context
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +78,29 @@ _EPSILON = 1e-9
 """Rounding slack when comparing the allowed time with the next timer's."""
 
 
+class _Timer(asyncio.TimerHandle):
+    """A timer that fires after every earlier-scheduled timer due at the same moment.
+
+    asyncio's heap orders timers by time alone, so two due at the same simulated instant (two
+    runs' timeouts at exactly 8.0 s) fire in an order that depends on every other timer in the
+    heap. Breaking ties by scheduling order makes that order depend only on the timers
+    involved — so a replay, whose services set fewer timers than the sims did, fires them in
+    the recorded order."""
+
+    __slots__ = ("_seq",)
+
+    def __init__(
+        self, when: float, callback: Any, args: Any, loop: Any, context: Any, seq: int
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._seq = seq
+
+    def __lt__(self, other: Any) -> bool:
+        if isinstance(other, _Timer):
+            return (self.when(), self._seq) < (other.when(), other._seq)
+        return bool(super().__lt__(other))
+
+
 class VirtualClockLoop(asyncio.SelectorEventLoop):
     """An event loop on simulated time, starting at 0.0 seconds.
 
@@ -90,6 +116,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         selector: selectors.BaseSelector | None = None,
     ) -> None:
         self._virtual_now = 0.0
+        self._timers = itertools.count()
         self._wall = wall
         self._pace: float | None = None
         self._anchor = (0.0, 0.0)
@@ -99,6 +126,20 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual_now
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """As asyncio's, with ties broken by scheduling order (see ``_Timer``)."""
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context, next(self._timers))
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward; the loop calls this itself when it would otherwise wait."""
