@@ -42,6 +42,7 @@ from agentdesk.spec.loader import (
     load_scenario,
     load_workspace,
 )
+from agentdesk.spec.secrets import is_secret_problem
 from agentdesk.spec.sources import OverlayFiles, artifact_id, normalize
 from agentdesk.spec.templates import TemplateEngine
 from agentdesk.store.artifacts import Registry, Version, kind_of
@@ -175,7 +176,7 @@ class ArtifactSession:
         else:
             self._active[path] = content
         version = None
-        if self.registry is not None:
+        if self.registry is not None and not _holds_secret(problems):
             status = "rejected" if problems else "valid"
             error = "\n".join(str(p) for p in problems)
             version = self.registry.record(path, content, status=status, error=error).version
@@ -228,7 +229,7 @@ class ArtifactSession:
         new_problems, after = self._check(path, candidate)
         status: Status = "rejected" if new_problems else "activated"
         version = None
-        if record and self.registry is not None:
+        if record and self.registry is not None and not _holds_secret(new_problems):
             error = "\n".join(str(p) for p in new_problems)
             recorded = self.registry.record(path, content, status=status_of(status), error=error)
             version = recorded.version
@@ -351,6 +352,11 @@ class ArtifactSession:
         for listener in list(self.listeners):
             listener(outcome)
         return outcome
+
+
+def _holds_secret(problems: Iterable[Problem]) -> bool:
+    """A version holding a secret is judged but never stored (not even as rejected)."""
+    return any(is_secret_problem(p) for p in problems)
 
 
 def status_of(status: Status) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,6 +46,7 @@ from agentdesk.spec.models import (
     ValidateStep,
     WorkspaceSpec,
 )
+from agentdesk.spec.secrets import secret_problems, secret_values
 from agentdesk.spec.sources import DISK, FileSource, SourceFiles, release_id, release_manifest
 from agentdesk.spec.templates import (
     Compiled,
@@ -97,6 +99,8 @@ class Workspace:
     """What every file of this workspace is read through (disk, or hot reload's overlay)."""
     sources: SourceFiles = field(default_factory=SourceFiles)
     """agentdesk.yaml as read (its artifact id and content)."""
+    secrets: tuple[str, ...] = ()
+    """The values of the API keys its services name (no file of the workspace may hold one)."""
 
     @functools.cached_property
     def resolved_root(self) -> Path:
@@ -204,11 +208,23 @@ def load_workspace(
     problems += _model_service_problems(doc, spec)
     sims = doc.section("sims")
     problems += _sims_problems(sims, sims_validator or _sims_model("SimsConfig"))
+    secrets = tuple(secret_values(spec.services, os.environ))
+    problems += secret_problems(sources.contents, secrets)
     if strict and problems:
         raise SpecError(problems)
     engine = templates or TemplateEngine()
     return Workspace(
-        root, spec, file, doc, sims.data, sims.positions, engine, tuple(problems), files, sources
+        root,
+        spec,
+        file,
+        doc,
+        sims.data,
+        sims.positions,
+        engine,
+        tuple(problems),
+        files,
+        sources,
+        secrets,
     )
 
 
@@ -285,9 +301,11 @@ def load_scenario(
     """
     path = _find_file(ws, "scenarios", name_or_path, "scenario")
     problems: list[Problem] = []
-    doc = _read_document(ws.files, path, ws.relative(path), problems, SourceFiles())
+    sources = SourceFiles()
+    doc = _read_document(ws.files, path, ws.relative(path), problems, sources)
     if doc is None:
         raise SpecError(problems)
+    problems += secret_problems(sources.contents, ws.secrets)
     validator = validator or _sims_model("Scenario")
     if validator is not None:
         problems += validate_document(validator, doc, model=_model_class(validator))[1]
@@ -313,6 +331,8 @@ def load_pipeline(ws: Workspace, name_or_path: str) -> LoadedPipeline:
     builder = _PipelineBuilder(ws, doc, spec, sources)
     builder.build(steps)
     problems += builder.problems
+    own = {path: data for path, data in sources.contents.items() if path not in ws.sources.ids}
+    problems += secret_problems(own, ws.secrets)
     if problems or spec is None:
         raise SpecError(list(dict.fromkeys(problems)))
     manifest = release_manifest(sources.ids, _model_configs(ws, spec))
@@ -872,7 +892,7 @@ def check_file(
                 problems.append(
                     doc.problem(tuple(exc.absolute_path), f"invalid JSON Schema: {exc.message}")
                 )
-    return problems
+    return problems + secret_problems(sources.contents)
 
 
 def check_workspace(

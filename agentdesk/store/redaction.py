@@ -21,21 +21,15 @@ repeat thousands of times — which keeps the writer fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from agentdesk.spec.secrets import SECRET_SHAPES, secret_values
+
 SECRET = "[secret]"
-_SECRET_SHAPES = (
-    r"\bsk-[A-Za-z0-9_-]{8,}",
-    r"\bBearer\s+[A-Za-z0-9._~+/=-]{8,}",
-    r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
-    r"\bAKIA[0-9A-Z]{16}\b",
-)
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 PHONE = (
     r"(?<![\w+.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w])"
@@ -95,11 +89,11 @@ class Redactor:
         extra_patterns: Iterable[str] = (),
     ) -> None:
         values = sorted({s for s in secrets if len(s) >= _SHORTEST}, key=len, reverse=True)
-        self._secrets = re.compile("|".join([*map(re.escape, values), *_SECRET_SHAPES]))
+        self._secrets = re.compile("|".join([*map(re.escape, values), *SECRET_SHAPES]))
         self._steps = _pii_steps(set(detectors), list(extra_patterns))
         # A string holds nothing to redact unless this finds a secret, an @, or a run of digits
         # long enough for a phone or a card; most strings fail it at C speed.
-        hints = [*map(re.escape, values), *_SECRET_SHAPES, "@", r"\d[\d\s().+-]{6,}"]
+        hints = [*map(re.escape, values), *SECRET_SHAPES, "@", r"\d[\d\s().+-]{6,}"]
         self._hint = re.compile("|".join([*hints, *extra_patterns]))
         self._cache: dict[str, str | None] = {}
         self._payloads: dict[bytes, Any] = {}
@@ -238,7 +232,5 @@ def _pii_steps(
     return steps
 
 
-def workspace_secrets(services: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
-    """The values of the environment variables the workspace's services name in api_key_env."""
-    names = {getattr(s, "api_key_env", None) for s in services.values()}
-    return [environ[name] for name in sorted(n for n in names if n) if environ.get(name)]
+workspace_secrets = secret_values
+"""The values of the environment variables the workspace's services name in api_key_env."""

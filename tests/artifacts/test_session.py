@@ -227,6 +227,25 @@ def test_an_empty_prompt_is_rejected(session: ArtifactSession, workspace: Path) 
     assert session.active_id(USER_PROMPT) == old
 
 
+def test_a_pasted_key_is_rejected_and_never_reaches_the_store(
+    session: ArtifactSession, workspace: Path, registry: Registry, tmp_path: Path
+) -> None:
+    key = "sk-live-7hJ2mQ9xR4tY8uW1"
+    old = session.active_id(USER_PROMPT)
+    before = len(registry.history(USER_PROMPT))
+    edit(workspace, USER_PROMPT, lambda t: t + f"Call the API with {key}\n")
+    outcome = apply(session, USER_PROMPT)
+    assert outcome.status == "rejected" and outcome.version is None
+    [problem] = outcome.problems
+    assert str(problem).startswith(f"{USER_PROMPT}:") and "holds a secret" in str(problem)
+    assert key not in str(problem)
+    assert session.active_id(USER_PROMPT) == old
+    assert len(registry.history(USER_PROMPT)) == before
+    registry.engine.dispose()
+    for stored in tmp_path.glob("a.db*"):  # the database and its WAL
+        assert key.encode() not in stored.read_bytes()
+
+
 def test_saving_without_a_change_is_unchanged(
     session: ArtifactSession, workspace: Path, registry: Registry
 ) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +21,16 @@ pytest.importorskip("psycopg", reason="psycopg (a dev dependency) is not install
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+def postgres() -> Iterator[str]:
+    # Not under pytest's own temp root: as root, pgserver runs the server as another user, who
+    # must reach the data folder, and every pytest session resets that root to mode 700.
+    folder = Path(tempfile.mkdtemp(prefix="agentdesk-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     try:
         yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
