@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -9,15 +10,30 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from agentdesk.control import FAULTS
+from agentdesk.tui.incident_catalog import IncidentEntry
 from agentdesk.tui.safe import safe_text
 
 if TYPE_CHECKING:
     from agentdesk.tui.app import AgentdeskApp
 
+INCIDENTS_LISTED = 30
+
 
 class AgentdeskCommands(Provider):
     """Run pipeline, switch scenario, inject or clear a fault, open run, pause, pace, and the
-    artifacts: open the screen, roll a file back to its previous valid version, label one."""
+    artifacts: open the screen, roll a file back to its previous valid version, label one;
+    open an incident (listed on a thread when the palette opens: files and the store)."""
+
+    incidents: tuple[IncidentEntry, ...] = ()
+
+    async def startup(self) -> None:
+        from agentdesk.tui.screens.incidents import catalog_for
+
+        catalog = catalog_for(cast("AgentdeskApp", self.app))
+        try:
+            self.incidents = tuple(await asyncio.to_thread(catalog.entries))
+        finally:
+            await asyncio.to_thread(catalog.close)
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = cast("AgentdeskApp", self.app)
@@ -34,6 +50,10 @@ class AgentdeskCommands(Provider):
         commands.append(("Pause / resume", app.action_pause, "space"))
         commands.append(("Open artifacts", partial(app.action_show_mode, "artifacts"), "a"))
         commands.extend(_artifact_commands(app))
+        commands.append(("Open incidents", partial(app.action_show_mode, "incidents"), "i"))
+        for entry in self.incidents[:INCIDENTS_LISTED]:
+            label = f"Open incident: {safe_text(entry.title, 100)}"
+            commands.append((label, partial(open_incident, app, entry), ""))
         for row in app.model.view().runs[:50]:
             label = f"Open run: session {row.session} ({row.status}) {row.run_id}"
             commands.append((label, partial(app.open_run, row.run_id), ""))
@@ -69,3 +89,17 @@ def _artifact_commands(app: AgentdeskApp) -> list[tuple[str, Callable[[], object
         label = f"Label {path} v{active.number} (active)"
         commands.append((label, partial(app.ask_label, active), "t"))
     return commands
+
+
+def open_incident(app: AgentdeskApp, entry: IncidentEntry) -> None:
+    """Show the Incidents screen with ``entry`` open on its timeline."""
+    from agentdesk.tui.screens.incidents import IncidentsScreen
+
+    app.action_show_mode("incidents")
+
+    def open_it() -> None:
+        screen = app.screen
+        if isinstance(screen, IncidentsScreen):
+            screen.open_entry(entry)
+
+    app.call_after_refresh(open_it)

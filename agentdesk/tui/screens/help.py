@@ -17,6 +17,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Everywhere",
         (
             ("l / c / a", "Live screen / Chaos screen / Artifacts screen"),
+            ("i", "Incidents screen: scrub a recorded incident, replay it with changes"),
             ("space", "pause or resume simulated time"),
             ("] / [", "faster / slower: 1×, 5×, 20×, max"),
             (
@@ -62,6 +63,20 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("tab", "next panel (versions, diff, effect of the last change)"),
             ("", "saving a file in your editor makes a new version at once; a broken one"),
             ("", "is shown in red on every screen until fixed, and never runs"),
+        ),
+    ),
+    (
+        "Incidents",
+        (
+            ("↑ ↓ / enter", "pick an incident and open it (escape: back to the list)"),
+            ("← → / home end", "the timeline's cursor: one event back or on; start, end"),
+            ("[ ] / shift+← →", "the previous / next step start"),
+            ("e", "the first error; again: the next error"),
+            ("b / B", "the next / previous breaker transition"),
+            ("x", "where a budget was exhausted; again: the next time"),
+            ("w", "what-if: replay with changed retries, timeouts, breaker, fallbacks, budget"),
+            ("", "or prompt version; the result opens side by side (g: to the divergence,"),
+            ("", "t: scrub the replay). Trace, breakers, budgets and totals follow the cursor."),
         ),
     ),
 )

@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 
 from agentdesk.engine.events import AnyEvent
 from agentdesk.errors import AgentdeskError
-from agentdesk.incidents.whatif import WhatIf, WhatIfResult
+from agentdesk.incidents.whatif import WhatIf, WhatIfError, WhatIfResult
 from agentdesk.tui.incident_catalog import IncidentCatalog, IncidentEntry, OpenIncident
 from agentdesk.tui.models.timeline import MarkKind, Timeline
 from agentdesk.tui.safe import safe_text
@@ -127,12 +127,16 @@ class IncidentsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.catalog is None:
-            self.catalog = catalog_for(self.desk)
+        self._catalog()
         status = self.query_one(StatusLine)
         status.live = False
         status.pipeline = "incidents"
         self.query_one(IncidentList).focus()
+
+    def _catalog(self) -> IncidentCatalog:
+        if self.catalog is None:
+            self.catalog = catalog_for(self.desk)
+        return self.catalog
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -162,9 +166,7 @@ class IncidentsScreen(Screen[None]):
         self.run_worker(self._list_worker, thread=True, exclusive=True, group="incidents-list")
 
     def _list_worker(self) -> None:
-        catalog = self.catalog
-        if catalog is None:
-            return
+        catalog = self._catalog()
         entries = tuple(catalog.entries())
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_entries, entries, catalog.problem)
@@ -195,10 +197,8 @@ class IncidentsScreen(Screen[None]):
         self.run_worker(worker, thread=True, exclusive=True, group="incidents-open")
 
     def _open_worker(self, entry: IncidentEntry) -> None:
-        catalog = self.catalog
-        assert catalog is not None
         try:
-            incident = catalog.open(entry)
+            incident = self._catalog().open(entry)
         except (AgentdeskError, OSError) as exc:
             self.app.call_from_thread(self._failed, "incident not opened", exc)
             return
@@ -309,7 +309,7 @@ class IncidentsScreen(Screen[None]):
 
     # --- what-if ------------------------------------------------------------------------------
 
-    def action_what_if(self) -> None:
+    def action_what_if(self, error: str = "") -> None:
         incident = self.incident
         if incident is None:
             return
@@ -323,7 +323,7 @@ class IncidentsScreen(Screen[None]):
                 markup=False,
             )
             return
-        form = WhatIfForm(incident.entry.title, self._form)
+        form = WhatIfForm(incident.entry.title, self._form, error)
 
         def submitted(changes: WhatIf | None) -> None:
             self._form = form.values
@@ -343,10 +343,8 @@ class IncidentsScreen(Screen[None]):
         self.run_worker(worker, thread=True, exclusive=True, group="incidents-what-if")
 
     def _what_if_worker(self, incident: OpenIncident, changes: WhatIf) -> None:
-        catalog = self.catalog
-        assert catalog is not None
         try:
-            result = catalog.what_if(incident, changes)
+            result = self._catalog().what_if(incident, changes)
         except (AgentdeskError, OSError) as exc:
             self.app.call_from_thread(self._what_if_failed, exc)
             return
@@ -354,7 +352,10 @@ class IncidentsScreen(Screen[None]):
 
     def _what_if_failed(self, exc: BaseException) -> None:
         self.query_one(TimelineStrip).border_title = STRIP_TITLE
-        self._failed("what-if not replayed", exc)
+        if isinstance(exc, WhatIfError):  # a change the form could not judge: fix it there
+            self.action_what_if(str(exc))
+        else:
+            self._failed("what-if not replayed", exc)
 
     def show_result(self, incident: OpenIncident, result: WhatIfResult) -> None:
         self.query_one(TimelineStrip).border_title = STRIP_TITLE

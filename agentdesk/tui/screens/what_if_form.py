@@ -4,7 +4,9 @@ Each field is one change; a blank field changes nothing. Retry, backoff, timeout
 changes apply to every step, or to one step when ``step`` names it (a fallback chain always
 needs a step). ``more`` takes any other ``key=value`` settings ``agentdesk replay --set``
 takes, separated by spaces. Enter checks every change (``WhatIf.parse``) and closes the form
-with them; a bad one is shown here, in the form's own words, and nothing runs. Escape cancels.
+with them; a bad one is shown here, in the form's own words, and nothing runs. A change that
+only the replay can judge (a step or model the pipeline lacks, a value its policy refuses)
+reopens the form with the replay's reason. Escape cancels.
 """
 
 from __future__ import annotations
@@ -73,10 +75,12 @@ class WhatIfForm(ModalScreen[WhatIf | None]):
         Binding("ctrl+r", "submit", "Replay", show=False),
     ]
 
-    def __init__(self, title: str, values: dict[str, str] | None = None) -> None:
+    def __init__(self, title: str, values: dict[str, str] | None = None, error: str = "") -> None:
         super().__init__()
         self.incident_title = title
         self.values = dict(values or {})
+        self.error = error
+        """Why the last replay with these values failed (shown until the next try)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="what-if-box"):
@@ -95,7 +99,7 @@ class WhatIfForm(ModalScreen[WhatIf | None]):
                 id="what-if-more",
                 compact=True,
             )
-            yield Static("", id="what-if-error")
+            yield Static(Text(safe_text(self.error, 300), "red"), id="what-if-error")
             yield Static(
                 Text("enter: replay with these changes · tab: next field · escape: cancel", "dim")
             )
