@@ -158,6 +158,10 @@ class Timeline:
     def __len__(self) -> int:
         return len(self.events)
 
+    @property
+    def checkpoints(self) -> int:
+        return len(self._checkpoints)
+
     def _marks(self) -> list[Mark]:
         marks = []
         for index, event in enumerate(self.events):
