@@ -45,6 +45,7 @@ from agentdesk.tui.safe import safe_text
 from agentdesk.tui.screens.artifacts import ArtifactsScreen, rollback_question
 from agentdesk.tui.screens.chaos import ChaosScreen
 from agentdesk.tui.screens.confirm import ConfirmScreen
+from agentdesk.tui.screens.evals import EvalsScreen
 from agentdesk.tui.screens.help import HelpScreen
 from agentdesk.tui.screens.incidents import IncidentsScreen
 from agentdesk.tui.screens.label_input import LabelInput
@@ -63,12 +64,14 @@ class AgentdeskApp(App[None]):
         "chaos": ChaosScreen,
         "artifacts": ArtifactsScreen,
         "incidents": IncidentsScreen,
+        "evals": EvalsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show_mode('live')", "Live"),
         Binding("c", "show_mode('chaos')", "Chaos"),
         Binding("a", "show_mode('artifacts')", "Artifacts"),
         Binding("i", "show_mode('incidents')", "Incidents"),
+        Binding("e", "show_mode('evals')", "Evals"),
         Binding("space", "pause", "Pause"),
         Binding("right_square_bracket", "pace(1)", "Faster"),
         Binding("left_square_bracket", "pace(-1)", "Slower"),

@@ -18,6 +18,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("l / c / a", "Live screen / Chaos screen / Artifacts screen"),
             ("i", "Incidents screen: scrub a recorded incident, replay it with changes"),
+            ("e", "Evals screen: stored eval results, gates, trend per release"),
             ("space", "pause or resume simulated time"),
             ("] / [", "faster / slower: 1×, 5×, 20×, max"),
             (
@@ -63,6 +64,16 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("tab", "next panel (versions, diff, effect of the last change)"),
             ("", "saving a file in your editor makes a new version at once; a broken one"),
             ("", "is shown in red on every screen until fixed, and never runs"),
+        ),
+    ),
+    (
+        "Evals",
+        (
+            ("↑ ↓ / tab", "pick a scenario, then a case (failing cases first)"),
+            ("enter", "open the highlighted case's recorded run: its trace"),
+            ("f", "failing cases only / every case"),
+            ("n / p", "older / newer stored eval"),
+            ("r", "read the store again"),
         ),
     ),
     (
