@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentdesk.cli.console import errors_reported, stdout, workspace_option
+from agentdesk.reports import dollars
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -218,7 +219,7 @@ def _runs_table(found: list[RecordedRun]) -> Table:
             _short_when(run.recorded, today),
             Text(f"{run.pipeline}\n{run.scenario}"),
             Text.assemble((outcome, _OUTCOME_STYLE.get(run.status, "")), f"\n{run.stop_reason}"),
-            f"${run.cost_usd:.4f}",
+            dollars(run.cost_usd),
             f"{mark}{run.prompt_tokens + run.completion_tokens:,}",
             "-" if run.duration is None else ms(run.duration),
         )

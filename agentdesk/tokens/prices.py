@@ -188,3 +188,15 @@ def _base(value: Any) -> Decimal | None:
 
 def _decimal(value: float | int | Decimal) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def short_usd(usd: float) -> str:
+    """Dollars for a narrow column (eight characters below $1,000), a fraction of a cent
+    still showing two digits: $0, $3.2e-06, $0.00041, $0.0123, $12.34."""
+    if usd == 0:
+        return "$0"
+    if usd < 0.00001:
+        return f"${usd:.1e}"
+    if usd < 0.01:
+        return f"${usd:.5f}"
+    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"

@@ -13,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentdesk.spec.models import ModelSpec
-from agentdesk.tokens.prices import PICO_PER_USD, Price, PriceBook, database_price, pico, usd
+from agentdesk.tokens.prices import (
+    PICO_PER_USD,
+    Price,
+    PriceBook,
+    database_price,
+    pico,
+    short_usd,
+    usd,
+)
 
 USAGES = [
     # (prompt tokens, of which cached, completion tokens)
@@ -156,3 +164,15 @@ def test_the_database_is_read_from_the_installed_snapshot_not_the_network(
     assert database_price("gpt-4.1-nano") is not None
     assert database_price("o4-mini") is not None
     assert connects == [] and threading.active_count() == threads
+
+
+def test_short_usd_keeps_two_digits_of_a_fraction_of_a_cent() -> None:
+    assert [short_usd(v) for v in (0, 3.2e-6, 0.000412, 0.0123, 0.5, 12.345)] == [
+        "$0",
+        "$3.2e-06",
+        "$0.00041",
+        "$0.0123",
+        "$0.5000",
+        "$12.35",
+    ]
+    assert all(len(short_usd(v)) <= 8 for v in (1e-9, 9.99e-6, 0.00999, 0.99999, 999.99))

@@ -35,6 +35,7 @@ from agentdesk.engine.events import (
     ValidationRepaired,
 )
 from agentdesk.projections.summary import error_label
+from agentdesk.tokens.prices import short_usd
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _tokens(b: _TraceBuilder, e: TokensCounted) -> None:
         return
     mark = "~" if e.approximate else ""
     cost = getattr(e, "usd", 0.0) or 0.0
-    money = f" · ${cost:.4f}" if cost else ""
+    money = f" · {short_usd(cost)}" if cost else ""
     tokens = f"{mark}{e.prompt_tokens}+{mark}{e.completion_tokens} tok{money}"
     line.detail = f"{line.detail} · {tokens}" if line.detail else tokens
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rich.style import Style
 
+from agentdesk.tokens.prices import short_usd
+
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
 OK = Style(color="green")
@@ -68,5 +70,5 @@ def count(value: float) -> str:
     return f"{value / 1_000_000:.2f}M"
 
 
-def money(usd: float) -> str:
-    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
+money = short_usd
+"""Dollars in at most eight characters (``tokens.prices.short_usd``)."""
