@@ -4,8 +4,9 @@ Artifacts: ``agentdesk.yaml``; YAML files in ``pipelines/`` and ``scenarios/``; 
 ``prompts/`` and ``schemas/``; JSON Lines and YAML in ``golden/``. Never: anything under a
 hidden folder (``.agentdesk/`` holds the store), hidden files, and the temporary files editors
 write while saving — vim's swap files and its ``4913`` probe, backups ending in ``~``,
-JetBrains' ``___jb_tmp___``/``___jb_old___``, ``sed -i``'s ``sedXXXXXX``, VS Code's and
-others' ``.tmp``/``.crswap``, emacs' ``#file#`` and ``.#file`` locks. Seeing those would
+JetBrains' ``___jb_tmp___``/``___jb_old___``, ``sed -i``'s ``sedXXXXXX``, Python tempfile's
+``tmpXXXXXXXX``, a pid or counter suffix (``.12345``), VS Code's and others'
+``.tmp``/``.crswap``, emacs' ``#file#`` and ``.#file`` locks. Seeing those would
 record half-written content as a version; the watcher only ever reads the real file once the
 editor has put it in place.
 """
@@ -37,6 +38,8 @@ _SCRATCH = re.compile(
       | \.(tmp|temp|crswap|bak|orig|part)$
       | \.tmp\.\d+$     # write-to-temp-then-rename with a pid suffix
       | ^sed[A-Za-z0-9]{6}$  # sed -i's temporary file
+      | ^tmp[a-z0-9_]{8}$    # Python's tempfile in the same folder (atomic-write helpers)
+      | \.\d{3,}$            # a pid or counter suffix: triage.md.12345
     )""",
     re.VERBOSE,
 )

@@ -25,6 +25,8 @@ from agentdesk.artifacts.files import artifact_files, artifact_path, is_scratch
         "triage.user.md.tmp.4242",
         "triage.user.md.crswap",
         "sedOsmYHP",  # sed -i
+        "tmpk3x_9q2a",  # tempfile.mkstemp(dir=...) by atomic-write helpers
+        "triage.user.md.31337",  # write-to-temp with a pid suffix
     ],
 )
 def test_editor_scaffolding_is_never_an_artifact(workspace: Path, name: str) -> None:
@@ -38,6 +40,8 @@ def test_editor_scaffolding_is_never_an_artifact(workspace: Path, name: str) -> 
         ("agentdesk.yaml", "agentdesk.yaml"),
         ("prompts/triage.user.md", "prompts/triage.user.md"),
         ("prompts/nested/deeper.txt", "prompts/nested/deeper.txt"),
+        ("prompts/triage.v2.md", "prompts/triage.v2.md"),
+        ("prompts/tmp-notes.md", "prompts/tmp-notes.md"),
         ("schemas/triage.json", "schemas/triage.json"),
         ("pipelines/support-triage.yaml", "pipelines/support-triage.yaml"),
         ("scenarios/happy.yml", "scenarios/happy.yml"),
