@@ -124,6 +124,7 @@ class EvalsScreen(Screen[None]):
         scenarios = self.query_one("#eval-scenarios", OptionList)
         scenarios.clear_options()
         scenarios.add_options(Option(_scenario_line(s), id=s.scenario) for s in view.scenarios)
+        scenarios.border_subtitle = safe_text(view.store, 80)
         if self.scenario is not None:
             scenarios.highlighted = names.index(self.scenario)
         self._show_scenario()
@@ -268,9 +269,7 @@ def _header(view: EvalsView) -> Text:
     when = row.created.astimezone().strftime("%Y-%m-%d %H:%M")
     text.append(f" · eval {row.id} ({position} of {len(view.evals)}) · {when}", style="")
     text.append(f" · release {row.release[:12]} · {row.passed}/{row.cases} passed · ")
-    text.append_text(_gate_mark(row.gates_passed))
-    text.append(f" · {safe_text(view.store, 120)}", style="dim")
-    return text
+    return text.append_text(_gate_mark(row.gates_passed))
 
 
 def _gate_mark(passed: bool | None) -> Text:
@@ -280,10 +279,11 @@ def _gate_mark(passed: bool | None) -> Text:
 
 
 def _scenario_line(s: ScenarioRow) -> Text:
-    text = Text(f"{safe_text(s.scenario, 28):<22}", style="bold" if s.passed < s.cases else "")
+    name = safe_text(s.scenario, 19)
+    text = Text(f"{name:<19}", style="bold" if s.passed < s.cases else "")
     style = "green" if s.passed == s.cases else "red"
-    text.append(f" {s.passed:>3}/{s.cases:<3} {s.pass_rate:>4.0%}", style=style)
-    text.append(f" {s.p95 * 1000:>6.0f}ms ${s.cost_per_case:.5f} ")
+    text.append(f" {s.passed:>3}/{s.cases:<3}{s.pass_rate:>5.0%}", style=style)
+    text.append(f" {s.p95:>6.2f}s ${s.cost_per_case:.5f} ")
     failed = s.failed_gates
     if s.gates_passed is None:
         text.append("-", style="dim")
@@ -332,13 +332,12 @@ def _trend(points: tuple[TrendPoint, ...], current: object) -> Text:
 
 
 def _case_line(c: CaseRow) -> Text:
+    """One line: mark, id, time, cost, stop reason (its failures are in the case panel)."""
     mark = Text("✔ ", style="green") if c.passed else Text("✗ ", style="bold red")
-    text = mark.append(f"{safe_text(c.case_id, 40):<22}", style="" if c.passed else "bold")
-    stop = safe_text(c.stop_reason, 40)
-    text.append(f" {c.duration * 1000:>6.0f}ms ${c.usd:.5f} ", style="dim")
+    text = mark.append(f"{safe_text(c.case_id, 24):<24}", style="" if c.passed else "bold")
+    stop = safe_text(c.stop_reason, 28)
+    text.append(f" {c.duration:>6.2f}s ${c.usd:.5f} ", style="dim")
     text.append(stop, style="green" if stop == "completed" else "red")
-    if c.failures:
-        text.append(f"  {safe_text(c.failures[0], 80)}", style="dim")
     return text
 
 
