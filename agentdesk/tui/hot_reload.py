@@ -307,6 +307,18 @@ class HotReload:
 
         self.submit(lambda: self._reported(run))
 
+    def unlabel(self, version: Version, name: str) -> None:
+        def run() -> None:
+            if self.registry is None:
+                raise AgentdeskError("labels need the store")
+            if self.registry.remove_label(name, version.path):
+                self.emit(Notice(f"label {name} removed from {version.path}"))
+            else:
+                self.emit(Notice(f"{version.path} has no label {name}", "warning"))
+            self._refresh()
+
+        self.submit(lambda: self._reported(run))
+
     def content(self, version: Version) -> bytes:
         """A version's content (called from a worker thread of the screen)."""
         if self.registry is None:

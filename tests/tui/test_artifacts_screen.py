@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from agentdesk.store.artifacts import Version
+from agentdesk.store.artifacts import UnknownArtifact, Version
 from agentdesk.tui.app import AgentdeskApp, make_app
 from agentdesk.tui.hot_reload import HotReload
 from agentdesk.tui.screens.artifacts import ArtifactsScreen
@@ -195,6 +195,19 @@ async def test_activate_roll_back_and_label_keys(workspace: Path) -> None:
         assert any(
             e.version is not None and "candidate" in e.version.labels for e in versions.entries
         )
+
+        # u offers the version's label, enter removes it; the registry forgets it
+        versions.select(PROMPT, 2)
+        await pilot.press("u")
+        assert isinstance(app.screen, LabelInput)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert "candidate" not in _versions(app, PROMPT)[-2].labels
+        assert not any(
+            e.version is not None and "candidate" in e.version.labels for e in versions.entries
+        )
+        with pytest.raises(UnknownArtifact):
+            app.hot.registry.resolve(f"{PROMPT}@candidate")
 
 
 async def test_a_bad_label_name_is_explained(workspace: Path) -> None:

@@ -21,11 +21,12 @@ from textual.worker import get_current_worker
 
 from agentdesk.control import ControlState
 from agentdesk.errors import AgentdeskError
-from agentdesk.store.artifacts import Version
+from agentdesk.store.artifacts import LATEST, Version
 from agentdesk.tui.hot_reload import ArtifactsSnapshot, Effect, FileRow
 from agentdesk.tui.models.diff import DiffLine, unified
 from agentdesk.tui.models.live import LiveView
 from agentdesk.tui.safe import safe_text
+from agentdesk.tui.screens.label_input import LabelInput
 from agentdesk.tui.screens.live import show_status
 from agentdesk.tui.widgets.diff_view import DiffView
 from agentdesk.tui.widgets.effect_panel import EffectPanel
@@ -46,6 +47,7 @@ class ArtifactsScreen(Screen[None]):
         Binding("enter,A", "activate", "Activate"),
         Binding("r", "rollback", "Rollback"),
         Binding("t", "label", "Label"),
+        Binding("u", "unlabel", "Unlabel"),
         Binding("escape", "app.show_mode('live')", "Live", show=False),
     ]
 
@@ -149,6 +151,27 @@ class ArtifactsScreen(Screen[None]):
         version, _ = self._selected()
         if version is not None:
             self.desk.ask_label(version)
+
+    def action_unlabel(self) -> None:
+        version, _ = self._selected()
+        hot = self.desk.hot
+        if version is None or hot is None:
+            return
+        names = [name for name in version.labels if name != LATEST]
+        if not names:
+            self.notify(f"{version.ref} has no label to remove", timeout=2, markup=False)
+            return
+        question = Text.assemble(
+            "Remove which label from ",
+            (safe_text(version.ref, 80), "bold"),
+            f"? ({safe_text(', '.join(names), 200)})",
+        )
+
+        def answered(name: str | None) -> None:
+            if name:
+                hot.unlabel(version, name)
+
+        self.app.push_screen(LabelInput(question, value=names[0]), answered)
 
     # --- inside -------------------------------------------------------------------------------
 

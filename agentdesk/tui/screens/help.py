@@ -61,6 +61,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("enter / A", "activate the picked version (used live; the file is not touched)"),
             ("r", "roll back: write the picked version to its file (asks first)"),
             ("t", "label the picked version (production, candidate…)"),
+            ("u", "remove a label from the picked version"),
             ("tab", "next panel (versions, diff, effect of the last change)"),
             ("", "saving a file in your editor makes a new version at once; a broken one"),
             ("", "is shown in red on every screen until fixed, and never runs"),

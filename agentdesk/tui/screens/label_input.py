@@ -1,4 +1,5 @@
-"""Name a label for a version (``production``, ``candidate``…): enter sets it, escape cancels."""
+"""Name a label for a version (``production``, ``candidate``…), to set or to remove: enter
+answers, escape cancels."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from textual.widgets import Input, Static
 class LabelInput(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, what: Text) -> None:
+    def __init__(self, what: Text, value: str = "") -> None:
         super().__init__()
         self.what = what
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical(id="label-box"):
             yield Static(self.what)
-            yield Input(placeholder="production", id="label-name", max_length=64)
+            yield Input(self.value, placeholder="production", id="label-name", max_length=64)
             yield Static(Text("enter: set · escape: cancel", style="dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
