@@ -40,7 +40,7 @@ from agentdesk.cli.console import (
 )
 from agentdesk.cli.runs import db_option
 from agentdesk.errors import RunError
-from agentdesk.evals.baseline import Comparison, ScenarioComparison
+from agentdesk.evals.baseline import Baseline, Comparison, ScenarioComparison
 from agentdesk.evals.compounding import EXAMPLE, Compounding, reference
 from agentdesk.evals.gates import GateResult
 from agentdesk.evals.report import EvalReport, ScenarioReport
@@ -155,10 +155,12 @@ def eval_command(
         if junit_file is not None:
             _write_junit(report, junit_file, comparison)
         spec = plan.simulations[0].workspace.spec
+        alerts = eval_alerts(root, report, before, _model_services(spec))
         secrets = Redactor(workspace_secrets(spec.services, os.environ), ())
         if as_json:
             data = {
                 **report.to_json(),
+                "alerts": alerts,
                 "baseline": comparison.to_json() if comparison else None,
                 "recording": store.to_json() if store and not no_record else None,
             }
@@ -166,6 +168,8 @@ def eval_command(
         else:
             with stdout.capture() as captured:
                 stdout.print(eval_summary(report, comparison))
+                if alerts:
+                    stdout.print(_alerts_table(alerts))
                 if store is not None and not no_record:
                     stdout.print(store.describe(), soft_wrap=True)
             stdout.file.write(secrets.secrets_only(captured.get()))
@@ -189,6 +193,61 @@ def _write_junit(report: EvalReport, path: Path, comparison: Comparison | None) 
         write_junit(report, path, comparison)
     except OSError as exc:
         raise RunError(f"{path}: cannot write the JUnit file: {exc.strerror}") from exc
+
+
+def _model_services(spec: Any) -> set[str]:
+    """Services that answer model calls (their attempts are not tool calls)."""
+    return {model.service for model in spec.models.values()}
+
+
+def eval_alerts(
+    root: Path, report: EvalReport, baseline: Baseline | None, model_services: set[str]
+) -> list[dict[str, Any]]:
+    """The workspace's alert rules (``alerts.yaml``, else the defaults) judged over each
+    scenario's results, against the baseline's figures when there is one: the rules that
+    fired. Alerts are reported; they do not change the exit code (gates do)."""
+    from agentdesk.alerts import Baseline as Reference
+    from agentdesk.alerts import Figures, fired, load_rules
+
+    rules = load_rules(root)
+    found = []
+    for s in report.scenarios:
+        tools = [v for name, v in s.summary.services.items() if name not in model_services]
+        figures = Figures(
+            runs=len(s.cases),
+            tool_calls=sum(v.calls for v in tools),
+            tool_errors=sum(v.calls - v.ok for v in tools),
+            latency_p95=s.latency(0.95) if s.cases else None,
+            usd=sum(case.usd for case in s.cases),
+            tokens=s.summary.tokens.prompt + s.summary.tokens.completion,
+        )
+        before = baseline.scenario(s.scenario) if baseline is not None else None
+        reference = (
+            Reference(latency_p95=before.latency(0.95), usd_per_run=before.cost_per_case)
+            if before is not None and before.cases
+            else None
+        )
+        for verdict in fired(rules, figures, reference):
+            found.append(
+                {
+                    "scenario": s.scenario,
+                    "rule": verdict.rule,
+                    "value": verdict.value,
+                    "threshold": verdict.threshold,
+                    "message": verdict.message,
+                }
+            )
+    return found
+
+
+def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
+    table = _table("Alerts fired (alerts.yaml, or the defaults)", "scenario", "rule", "why")
+    table.columns[2].justify = "left"
+    for alert in alerts:
+        table.add_row(
+            Text(alert["scenario"]), Text(alert["rule"], style="bold red"), Text(alert["message"])
+        )
+    return table
 
 
 @dataclass

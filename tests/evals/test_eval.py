@@ -183,3 +183,16 @@ def test_junit_survives_control_characters_in_model_output() -> None:
 
     assert clean("ok\x00\x1b[31mred\x07") == "ok\ufffd\ufffd[31mred\ufffd"
     assert ET.fromstring("<a>" + clean("x\x01y") + "</a>").text == "x\ufffdy"
+
+
+def test_alerts_are_judged_over_each_scenario(run_eval: Eval) -> None:
+    """The workspace's alert rules (the demo's alerts.yaml: the four defaults) over the eval's
+    results: the CRM spike's timeouts fire the tool-call error rate; happy fires nothing."""
+    result = run_eval("support-triage", "-s", "happy", "-s", "crm-latency-spike", "--json")
+    alerts = report(result)["alerts"]
+    assert [(a["scenario"], a["rule"]) for a in alerts] == [
+        ("crm-latency-spike", "tool_error_rate")
+    ]
+    assert alerts[0]["value"] > alerts[0]["threshold"] == 0.05
+    table = " ".join(run_eval("support-triage", "-s", "crm-latency-spike").stdout.split())
+    assert "Alerts fired" in table and "tool_error_rate" in table

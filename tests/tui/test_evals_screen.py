@@ -213,7 +213,7 @@ async def test_hostile_case_ids_and_messages_are_shown_inert(
         shown_text = [*_options(screen, "#eval-cases"), _text(screen, "#eval-case")]
         for text in shown_text:
             assert not any(bad in text for bad in BAD_BYTES)
-        assert "[bold red]MARKUP[/bold red]" in shown_text[0]  # literally, not as markup
+        assert "[bold red]MARKUP[/bold red]" in shown_text[1]  # literally, not as markup
         assert "[red]tag[/red]" in _text(screen, "#eval-case")
 
 
