@@ -253,7 +253,7 @@ def _saved_entry(info: Any) -> IncidentEntry:
         "saved",
         info.id,
         info.title,
-        info.pipeline,
+        _pipeline_name(info.pipeline),
         info.scenario,
         info.runs,
         info.failed,

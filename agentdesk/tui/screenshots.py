@@ -5,7 +5,8 @@
 Each picture is the app (built by ``make_app``) showing a recorded session of the demo
 workspace — the same seed, the same events, the same picture — at 120×36. The Artifacts
 picture adds a recorded edit history in a temporary copy of the workspace (fixed times shown
-in UTC; a valid edit compared before/after, then a broken save). PNGs need the optional
+in UTC; a valid edit compared before/after, then a broken save). The Incidents picture opens
+the workspace's payments-storm bundle at its first breaker transition. PNGs need the optional
 ``cairosvg`` package; without it only the SVGs are written.
 """
 
@@ -49,6 +50,8 @@ class Shot:
     size: tuple[int, int] = SIZE
     history: bool = False
     """Give the app a recorded edit history (the Artifacts screen)."""
+    then: tuple[str, ...] = ()
+    """Keys pressed once the first keys' workers are done (an incident opened)."""
 
 
 SHOTS = (
@@ -59,6 +62,7 @@ SHOTS = (
     Shot("help", "happy", keys=("question_mark",)),
     Shot("demo", "payments-503-storm", note=SHOW[2].say),
     Shot("artifacts", "happy", keys=("a",), history=True),
+    Shot("incidents", "payments-503-storm", keys=("i", "j", "j", "j", "enter"), then=("b",)),
 )
 EDITED = "prompts/triage.user.md"
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -145,6 +149,8 @@ async def take(shot: Shot) -> str:
     app = shot_app(shot)
     async with app.run_test(size=shot.size) as pilot:
         await settle(pilot, shot.keys)
+        if shot.then:
+            await settle(pilot, shot.then)
         return app.export_screenshot(title=f"agentdesk · {shot.name}")
 
 

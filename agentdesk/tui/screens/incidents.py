@@ -98,6 +98,7 @@ class IncidentsScreen(Screen[None]):
         with ContentSwitcher(initial="incidents-pick", id="incidents-switcher"):
             with Vertical(id="incidents-pick"):
                 listing = IncidentList(id="incident-list")
+                listing.add_class("panel")
                 listing.border_title = LIST_TITLE
                 yield listing
                 yield Static("", id="incident-about")
@@ -128,10 +129,9 @@ class IncidentsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._catalog()
-        status = self.query_one(StatusLine)
-        status.live = False
-        status.pipeline = "incidents"
         self.query_one(IncidentList).focus()
+        self.set_interval(0.5, self.show_live_status)
+        self.show_live_status()
 
     def _catalog(self) -> IncidentCatalog:
         if self.catalog is None:
@@ -140,6 +140,10 @@ class IncidentsScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.action_reload()
+
+    def on_resize(self) -> None:
+        trace = self.query_one(TraceView)
+        trace.call_after_refresh(trace.scroll_to_cursor)
 
     def on_unmount(self) -> None:
         if self.catalog is not None:
@@ -222,6 +226,7 @@ class IncidentsScreen(Screen[None]):
         strip.data = StripData(tuple(e.t for e in timeline.events), marks)
         entry = incident.entry
         status = self.query_one(StatusLine)
+        status.live, status.faults = False, 0
         status.pipeline = entry.pipeline or "incident"
         status.scenario = entry.scenario or "—"
         status.narration = entry.title
@@ -240,8 +245,8 @@ class IncidentsScreen(Screen[None]):
         strip.cursor = moment.index
         strip.border_subtitle = (
             f"event {moment.index + 1:,} of {moment.total:,} · "
-            f"{len(timeline.indices('error'))} errors · "
-            f"{len(timeline.indices('breaker'))} breaker transitions"
+            f"{_count(len(timeline.indices('error')), 'error')} · "
+            f"{_count(len(timeline.indices('breaker')), 'breaker transition')}"
         )
         detail = self.query_one(EventDetail)
         detail.event, detail.position = moment.event, (moment.index, moment.total)
@@ -249,8 +254,9 @@ class IncidentsScreen(Screen[None]):
         trace = self.query_one(TraceView)
         trace.update_trace(moment.trace, moment.now)
         trace.cursor = moment.trace_line
-        trace.scroll_to_cursor()
         trace.refresh()
+        # After the new lines' virtual size is laid out, or the scroll is clamped to the old.
+        trace.call_after_refresh(trace.scroll_to_cursor)
         trace.border_title = f"trace as of the cursor · {safe_text(moment.run_id, 60) or '—'}"
         self.query_one(BreakerBoard).breakers = moment.breakers
         self.query_one(BudgetMeters).meters = moment.meters
@@ -304,8 +310,19 @@ class IncidentsScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = "incidents-pick"
         self.query_one(IncidentList).focus()
         self.refresh_bindings()
-        status = self.query_one(StatusLine)
-        status.pipeline, status.scenario, status.narration = "incidents", "", ""
+        self.show_live_status()
+
+    def show_live_status(self) -> None:
+        """While the list shows, the status line is the app's, as on every other screen."""
+        if self.is_open:
+            return
+        app, status = self.desk, self.query_one(StatusLine)
+        state = app.control.state
+        status.pipeline, status.scenario = state.pipeline, state.scenario
+        status.now = app.model.summary.sim_time
+        status.pace, status.paused, status.live = state.pace, state.paused, app.live
+        status.faults = sum(len(f) for f in state.injected.values())
+        status.narration = ""
 
     # --- what-if ------------------------------------------------------------------------------
 
@@ -362,8 +379,10 @@ class IncidentsScreen(Screen[None]):
         if incident is not self.incident:
             return  # another incident was opened meanwhile
         self.result = result
-        if result.divergence is not None:
-            self.notes[result.divergence.index] = "first divergence (what-if)"
+        if result.divergence is not None and self.timeline is not None:
+            index, last = result.divergence.index, len(self.timeline) - 1
+            ended = "the recording ends here; the what-if goes on"
+            self.notes[min(index, last)] = "first divergence (what-if)" if index <= last else ended
 
         def answered(answer: str | None) -> None:
             if answer == "divergence" and result.divergence is not None and self.timeline:
@@ -392,6 +411,10 @@ class IncidentsScreen(Screen[None]):
         if not get_current_worker().is_cancelled:
             opened = OpenIncident(entry, events, None, (), cooldown)
             self.app.call_from_thread(self.show_incident, opened, timeline)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def catalog_for(app: AgentdeskApp) -> IncidentCatalog:

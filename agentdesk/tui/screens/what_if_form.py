@@ -89,7 +89,7 @@ class WhatIfForm(ModalScreen[WhatIf | None]):
                 id="what-if-title",
             )
             with Grid(id="what-if-fields"):
-                yield from self._field("step", "step", "blank: every step (refund, triage…)")
+                yield from self._field("step", "step", "blank: every step")
                 for field in FIELDS:
                     yield from self._field(field.name, field.label, field.example)
             yield Label("more", classes="what-if-label")

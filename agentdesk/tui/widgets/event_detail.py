@@ -30,6 +30,8 @@ MARK_LABELS: dict[MarkKind, tuple[str, Style]] = {
     "retry": ("↻ retry", WARN),
     "step": ("step", INFO),
 }
+KEY = 12
+"""Width of the field names."""
 LOUD = frozenset({"error", "reason", "stop_reason", "errors", "error_kind"})
 """Fields drawn in red when they hold something."""
 
@@ -65,7 +67,9 @@ class EventDetail(Widget):
         if self.note:
             lines.append(Text(f"» {safe_text(self.note, 80)}", BOLD))
         if event.run_id:
-            lines.append(Text.assemble(("run      ", DIM), (safe_text(event.run_id, 120), "")))
+            lines.append(
+                Text.assemble((f"{'run':<{KEY}}", DIM), (safe_text(event.run_id, 120), ""))
+            )
         for key, value in data.items():
             if key not in ENVELOPE and value not in ("", None, [], {}):
                 lines.append(_field(key, value))
@@ -76,6 +80,6 @@ def _field(key: str, value: Any) -> Text:
     shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     loud = key in LOUD and value not in ("", None, [], 0)
     return Text.assemble(
-        (f"{safe_text(key, 20):<9}", DIM),
+        (f"{safe_text(key, KEY - 1):<{KEY}}", DIM),
         (safe_text(shown, 300), BAD if loud else PLAIN),
     )

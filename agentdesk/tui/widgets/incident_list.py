@@ -1,8 +1,8 @@
 """The incidents to open: workspace bundles, saved incidents, recorded and session runs.
 
 One line each: where it comes from, ✔ when it can be replayed with changes (a bundle, with
-its tape), runs (failed), events, title. Titles and notes come from files and the store:
-untrusted, drawn inert.
+its tape), runs (failed), events, scenario (when there is room), title. Titles and notes come
+from files and the store: untrusted, drawn inert.
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ class IncidentList(LinesView, can_focus=True):
             (f"{entry.runs:>3} run{'s' if entry.runs != 1 else ' '}", PLAIN),
             (f"{failed:<5}", BAD),
             (f"{events:>6} ev  ", DIM),
-            (safe_text(entry.title, 200), PLAIN),
         ]
+        if width >= 90:
+            line.append((f"{safe_text(entry.scenario, 19):<20}", INFO))
+        line.append((safe_text(entry.title, 200), PLAIN))
         if entry.note:
             line.append(("  " + safe_text(entry.note, 200), BAD))
-        if entry.scenario and width > 110:
-            line.append(("  " + safe_text(entry.scenario, 40), INFO))
         return line
 
     def action_move(self, delta: int) -> None:
