@@ -80,7 +80,7 @@ class TapeEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     service: str
     method: str
     path: str
-    """Path and query, relative to the service's base URL."""
+    """Path and query, relative to the service's base URL (redacted: ids can be anything)."""
     key: str
     """The request key, ``{run_id}/{step}#{attempt}`` (``x-agentdesk-key``)."""
     step: str = ""
@@ -144,7 +144,7 @@ class RequestView:
         return cls(
             service=service,
             method=request.method,
-            path=path,
+            path=redactor.text(path),
             key=request.headers.get(KEY_HEADER, ""),
             step=request.headers.get(STEP_HEADER, ""),
             body_hash=hashlib.sha256(body.encode()).hexdigest() if body is not None else "",
