@@ -145,12 +145,17 @@ async def settle(pilot: Pilot[None], keys: tuple[str, ...]) -> None:
     await pilot.pause()
 
 
+async def settle_shot(shot: Shot, pilot: Pilot[None]) -> None:
+    """The shot's keys, then (once their workers are done) its ``then`` keys."""
+    await settle(pilot, shot.keys)
+    if shot.then:
+        await settle(pilot, shot.then)
+
+
 async def take(shot: Shot) -> str:
     app = shot_app(shot)
     async with app.run_test(size=shot.size) as pilot:
-        await settle(pilot, shot.keys)
-        if shot.then:
-            await settle(pilot, shot.then)
+        await settle_shot(shot, pilot)
         return app.export_screenshot(title=f"agentdesk · {shot.name}")
 
 

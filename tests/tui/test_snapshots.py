@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agentdesk.tui.screenshots import SHOTS, Shot, settle, shot_app
+from agentdesk.tui.screenshots import SHOTS, Shot, settle_shot, shot_app
 
 WHAT_IT_SHOWS = {
     "live": "steady load, every service healthy: runs, a full trace, budget meters filling",
@@ -25,6 +25,9 @@ WHAT_IT_SHOWS = {
     "artifacts": "the Artifacts screen after two saves of triage.user.md: v2 active and "
     "compared with v1 (more prompt tokens, outputs unchanged), v3 a broken save — its "
     "file:line error on the status line and above its diff — and v1 labelled production",
+    "incidents": "the Incidents screen on the payments-storm bundle at its first breaker "
+    "transition: errors and retries on the timeline, the run's refund failing twice in its "
+    "trace, the transition's fields, the payments breaker OPEN as of that event",
 }
 
 
@@ -32,5 +35,5 @@ WHAT_IT_SHOWS = {
 def test_screen(shot: Shot, snap_compare: Any) -> None:
     """Each picture shows what WHAT_IT_SHOWS says for its name."""
     assert shot.name in WHAT_IT_SHOWS
-    run_before = partial(settle, keys=shot.keys)
+    run_before = partial(settle_shot, shot)
     assert snap_compare(shot_app(shot), run_before=run_before, terminal_size=shot.size)

@@ -17,7 +17,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Everywhere",
         (
             ("l / c / a", "Live screen / Chaos screen / Artifacts screen"),
-            ("i", "Incidents screen: scrub a recorded incident, replay it with changes"),
+            ("i", "Incidents screen: scrub an incident, replay it with changes"),
             ("e", "Evals screen: stored eval results, gates, trend per release"),
             ("space", "pause or resume simulated time"),
             ("] / [", "faster / slower: 1×, 5×, 20×, max"),
