@@ -3,7 +3,8 @@
 ``save`` turns recorded runs (named as ``runs show`` names them) into an incident bundle kept
 in the store; ``list`` and ``show`` read them back; ``export ID FILE`` writes a bundle file
 (``--otlp`` writes a run or an incident as an OTLP JSON trace instead); ``import FILE`` takes
-a bundle (checked whole, then stored) or an OTLP JSON trace (checked and summarised). The
+a bundle (checked whole, then stored) or an OTLP JSON trace (made into an incident by
+``incidents.from_trace``, then stored; ``--dry-run`` only checks and summarises). The
 format: ``docs/incidents.md``. Everything read from a file is printed as plain text, never
 as markup.
 """
@@ -265,12 +266,26 @@ def _redactor(root: Path) -> Redactor:
 
 @incidents.command("import")
 @click.argument("file", metavar="FILE")
-@click.option("--json", "as_json", is_flag=True, help="Print what the file holds as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="OTLP: check and summarise the trace; store nothing.",
+)
+@click.option("--title", help="OTLP: what the incident is called (default: from its roots).")
 @workspace_option
 @db_option
-def import_(file: str, as_json: bool, workspace: Path | None, db: str | None) -> None:
-    """Import an incident bundle (checked whole, then stored) or check an OTLP JSON trace
-    (- reads stdin); which one is told from the file's first line."""
+def import_(
+    file: str,
+    as_json: bool,
+    dry_run: bool,
+    title: str | None,
+    workspace: Path | None,
+    db: str | None,
+) -> None:
+    """Import an incident bundle (checked whole, then stored) or an OTLP JSON trace (made into
+    a replayable incident, then stored); - reads stdin. Which one is told from the file's
+    first line."""
     with errors_reported():
         from agentdesk.incidents.bundle import is_bundle, read_bundle
 
@@ -279,9 +294,18 @@ def import_(file: str, as_json: bool, workspace: Path | None, db: str | None) ->
         head = data[:512] if data is not None else _head(Path(file))
         if is_bundle(head):
             bundle = read_bundle(data if data is not None else Path(file), name=name)
-            _store_imported(bundle, name, as_json, workspace, db)
+            if not dry_run:
+                _store_imported(bundle, name, as_json, workspace, db)
+            elif as_json:
+                click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
+            else:
+                stdout.print(_bundle_header(bundle))
             return
-        _import_trace(data, name, as_json)
+        trace = _read_trace(data, name)
+        if dry_run:
+            _show_trace(trace, as_json)
+            return
+        _store_trace(trace, title or "", as_json, workspace, db)
 
 
 def _head(path: Path) -> bytes:
@@ -308,19 +332,46 @@ def _store_imported(
     verb = "imported" if new else "already had"
     text = Text(f"{verb} incident {bundle.id} from {name}: ", style="bold")
     text.append(bundle.title, style="")
+    if bundle.source == "otlp":
+        text.append(
+            f"\n{len(bundle.runs)} run(s), {len(bundle.events)} events, {len(bundle.tape)} "
+            "calls on the tape (made from the trace's spans)",
+            style="dim",
+        )
+        for note in bundle.notes:
+            text.append(f"\n  {note}", style="dim")
     text.append(f"\nreplay it: agentdesk replay {bundle.id}", style="dim")
     stdout.print(text)
 
 
-def _import_trace(data: bytes | None, name: str, as_json: bool) -> None:
+def _read_trace(data: bytes | None, name: str) -> ImportedTrace:
     import io
 
     from agentdesk.incidents.otlp import import_otlp
 
     if data is not None:
-        trace = import_otlp(io.BytesIO(data), name=name)
-    else:
-        trace = import_otlp(Path(name))
+        return import_otlp(io.BytesIO(data), name=name)
+    return import_otlp(Path(name))
+
+
+def _store_trace(
+    trace: ImportedTrace, title: str, as_json: bool, workspace: Path | None, db: str | None
+) -> None:
+    """The trace made into an incident (workspace, pipeline and tape from its spans, one run
+    on that tape for the recorded events), redacted by the workspace's rules, stored."""
+    from agentdesk.incidents.from_trace import incident_from_trace
+    from agentdesk.simulation import find_workspace
+    from agentdesk.spec.loader import load_workspace
+    from agentdesk.store import redactor_for
+
+    spec = load_workspace(find_workspace(workspace), strict=False).spec
+    redactor = redactor_for(spec, os.environ)
+    store = spec.store.model_dump(mode="json")
+    bundle = incident_from_trace(trace, redactor=redactor, title=title, store=store)
+    _store_imported(bundle, trace.source, as_json, workspace, db)
+
+
+def _show_trace(trace: ImportedTrace, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_as_json(trace), indent=2, ensure_ascii=False))
     else:
@@ -352,6 +403,7 @@ def _bundle_json(bundle: Bundle) -> dict[str, Any]:
         ],
         "events": len(bundle.events),
         "tape": len(bundle.tape),
+        "notes": list(bundle.notes),
     }
 
 
@@ -368,6 +420,10 @@ def _bundle_header(bundle: Bundle) -> Text:
         f"{len(bundle.tape)} calls on the tape · recorded {bundle.recorded or '-'}",
         style="dim",
     )
+    if bundle.source != "recorded":
+        text.append(f"\nsource {bundle.source}", style="dim")
+    for note in bundle.notes:
+        text.append(f"\n  {note}", style="dim")
     return text
 
 
@@ -413,8 +469,7 @@ def _summary(trace: ImportedTrace) -> Text:
     if totals.models:
         text.append("\nmodels " + ", ".join(f"{m} ×{n}" for m, n in totals.models.items()))
     text.append(
-        "\nchecked; nothing stored (a trace is not an incident bundle: it holds no tape "
-        "or files to replay)",
+        "\nchecked; nothing stored (--dry-run): without it the trace becomes an incident",
         style="dim",
     )
     return text

@@ -177,10 +177,14 @@ def _what_if_header(bundle: Bundle, result: WhatIfResult) -> Text:
     text.append(bundle.title, style="")
     text.append("\nwhat if: ", style="bold")
     text.append("; ".join(result.changes.describe()))
+    others = (
+        "by the trace's stand-in (the call's last recorded answer)"
+        if bundle.source == "otlp"
+        else f"by the {bundle.scenario} sims (seed {bundle.seed})"
+    )
     text.append(
         f"\n{len(bundle.focus)} incident run(s) compared · {result.tape_answered} calls "
-        f"answered by the tape, {result.sims_answered} by the {bundle.scenario} sims "
-        f"(seed {bundle.seed})",
+        f"answered by the tape, {result.sims_answered} {others}",
         style="dim",
     )
     return text

@@ -76,6 +76,7 @@ def make_bundle(
     recorded: str = "",
     real_clock: bool = False,
     notes: Sequence[str] = (),
+    source: str = "recorded",
 ) -> Bundle:
     """A bundle from its parts; the tape keeps only the calls of the runs it holds."""
     runs: tuple[RunRef, ...] = runs_of(decoded, focus)
@@ -95,6 +96,7 @@ def make_bundle(
         release=release,
         recorded=recorded,
         real_clock=real_clock,
+        source=source,
         agentdesk_version=__version__,
         notes=tuple(notes),
     )

@@ -31,6 +31,7 @@ from agentdesk.incidents.tape import (
     NoRedaction,
     Redaction,
     ReplayTransport,
+    StandIn,
     TapeDeck,
 )
 from agentdesk.projections.summary import RunSummary
@@ -167,7 +168,8 @@ def play(
     """Re-run the bundle's runs on ``sim`` with the tape in front of every service.
 
     ``fallback``: send what the tape cannot answer to the recorded scenario's sims (what-if)
-    instead of raising ``TapeMiss``. ``limit``: stop after this many events."""
+    instead of raising ``TapeMiss`` — or, for an incident imported from a trace, to a
+    ``tape.StandIn``. ``limit``: stop after this many events."""
     deck = TapeDeck(list(bundle.tape))
     events: list[AnyEvent] = []
     extra = list(listeners)
@@ -176,7 +178,11 @@ def play(
         return limit is not None and len(events) >= limit
 
     def wrap(service: str, base: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        spare = inner if fallback and isinstance(inner, SimTransport) else None
+        spare: httpx.AsyncBaseTransport | None = None
+        if fallback and bundle.source == "otlp":
+            spare = StandIn(service, base, deck, redactor)  # no sims behind an imported trace
+        elif fallback and isinstance(inner, SimTransport):
+            spare = inner
         return ReplayTransport(service, base, deck, redactor, spare, closed)
 
     async def main() -> None:

@@ -309,14 +309,18 @@ class TapeDeck:
             )
         return TapeMiss(f"{where}: {said} is not on the tape: {detail}", request)
 
-    def _nearest(self, request: RequestView) -> TapeEntry | None:
-        same_key = self._by_key.get((request.service, request.key))
+    def same_call(self, service: str, key: str, step: str) -> TapeEntry | None:
+        """The entry with this request key, else the last one of this step of this run."""
+        same_key = self._by_key.get((service, key))
         if same_key:
             return same_key[0]
-        run_id = request.key.partition("/")[0]
-        same_step = self._by_step.get((request.service, run_id, request.step))
-        if same_step:
-            return same_step[-1]
+        same_step = self._by_step.get((service, key.partition("/")[0], step))
+        return same_step[-1] if same_step else None
+
+    def _nearest(self, request: RequestView) -> TapeEntry | None:
+        found = self.same_call(request.service, request.key, request.step)
+        if found is not None:
+            return found
         same_service = [e for e in self.entries if e.service == request.service]
         return same_service[-1] if same_service else None
 
@@ -467,3 +471,33 @@ async def play(entry: TapeEntry, request: httpx.Request) -> httpx.Response:
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+class StandIn(httpx.AsyncBaseTransport):
+    """What-if replay of an incident imported from a trace, where no sims stand behind the
+    tape: a call the tape cannot answer is answered as the same call was last answered — the
+    entry with its request key (a changed body), else the last recorded attempt of its step
+    in its run (an attempt the trace never made) — after that entry's duration. A recorded
+    hang comes back as a read timeout after its duration. A call of a step the tape never saw
+    is a ``TapeMiss``: there is nothing to answer it with."""
+
+    def __init__(self, service: str, base_url: str, deck: TapeDeck, redactor: Redaction) -> None:
+        self._service = service
+        self._base = httpx.URL(base_url).raw_path.decode("ascii").rstrip("/")
+        self._deck = deck
+        self._redactor = redactor
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = request.headers.get(KEY_HEADER, "")
+        entry = self._deck.same_call(self._service, key, request.headers.get(STEP_HEADER, ""))
+        if entry is None:
+            view = RequestView.of(self._service, self._base, request, self._redactor)
+            raise self._deck.miss(view)
+        await asyncio.sleep(entry.duration)
+        if entry.outcome == "hang":
+            raise httpx.ReadTimeout(f"no answer within the recorded {entry.duration:g}s")
+        if entry.outcome == "error":
+            raise _ERRORS.get(entry.error_type, httpx.TransportError)(entry.error, request=request)
+        return httpx.Response(
+            entry.status or 200, headers=entry.headers, content=entry.body_bytes(), request=request
+        )
