@@ -615,7 +615,6 @@ def _spans_json(plan: TracePlan, trace: ImportedTrace, redactor: EventRedaction)
             item["step"], item["attempt"] = where[span.span_id]
         spans.append(item)
     document = {
-        "source": trace.source.rsplit("/", 1)[-1],
         "traces": trace.trace_ids,
         "resources": [_kept(r) for r in trace.resources],
         "spans": spans,
@@ -636,7 +635,8 @@ def _kept(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def _explain(plan: TracePlan, trace: ImportedTrace) -> None:
     ids = ", ".join(trace.trace_ids[:5]) + (" …" if len(trace.trace_ids) > 5 else "")
-    plan.notes.insert(0, f"imported from OTLP trace(s) {ids} ({trace.source.rsplit('/', 1)[-1]})")
+    # Not the file's name: the same trace is the same incident, whatever file brought it.
+    plan.notes.insert(0, f"imported from OTLP trace(s) {ids}")
     calls = plan.calls().values()
     blank = [
         c.step

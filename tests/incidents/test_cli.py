@@ -47,18 +47,18 @@ def test_export_writes_a_recorded_run_as_otlp_json(tmp_path: Path) -> None:
     assert root["name"] == "support-triage" and "parentSpanId" not in root
 
 
-def test_import_prints_what_the_file_holds(tmp_path: Path) -> None:
+def test_import_dry_run_prints_what_the_file_holds(tmp_path: Path) -> None:
     run = _record()
     out = tmp_path / "run.otlp.json"
     _incidents("export", str(run["ref"]), "--otlp", out, "-w", DEMO)
-    shown = _incidents("import", out, "--json")
+    shown = _incidents("import", out, "--dry-run", "--json")
     assert shown.exit_code == 0, shown.output
     held = json.loads(shown.stdout)
     tokens = run["tokens"]
     assert isinstance(tokens, dict)
     assert (held["input_tokens"], held["output_tokens"]) == (tokens["prompt"], tokens["completion"])
     assert held["runs"] == 1 and held["roots"][0]["name"] == "support-triage"
-    table = _incidents("import", out)
+    table = _incidents("import", out, "--dry-run")
     assert table.exit_code == 0
     assert f"{out}: 1 trace(s)" in " ".join(table.stdout.split())
 
