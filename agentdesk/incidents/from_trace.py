@@ -59,6 +59,10 @@ SCENARIO = "imported"
 SCENARIO_PATH = "scenarios/imported.yaml"
 TRACE_PATH = "imported/trace.json"
 SEED = 0
+MAX_ROOTS = 2_000
+MAX_CALLS = 20_000
+"""Above these a trace is refused as one incident (a pipeline of that many steps helps no
+one); ``incidents import --dry-run`` still summarises it."""
 DEFAULT_RETRY_ON = (408, 409, 429, 500, 502, 503, 504)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _STATUS_OF_ERROR = {
@@ -158,6 +162,13 @@ def status_code(span: TraceSpan) -> int | None:
 def plan_trace(trace: ImportedTrace, redactor: EventRedaction) -> TracePlan:
     """The runs and calls a trace holds; raises ``TraceIncidentError`` when it holds none."""
     roots = sorted(trace.roots(), key=lambda s: (s.start_ns, s.span_id))
+    count = sum(s.kind in ("llm", "tool") for s in trace.spans)
+    if len(roots) > MAX_ROOTS or count > MAX_CALLS:
+        raise TraceIncidentError(
+            f"{trace.source}: {len(roots):,} root spans and {count:,} calls are more than one "
+            f"incident holds ({MAX_ROOTS:,} roots, {MAX_CALLS:,} calls): cut the trace to the "
+            "traces that matter (--dry-run summarises it whole)"
+        )
     plan = TracePlan(name=_pipeline_name(trace, roots), runs=[])
     names = _Names(prefix=len(roots) > 1)
     for index, root in enumerate(roots):

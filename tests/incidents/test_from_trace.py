@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentdesk.engine.events import StepFinished
-from agentdesk.incidents.from_trace import incident_from_trace
+from agentdesk.incidents import from_trace
+from agentdesk.incidents.from_trace import TraceIncidentError, incident_from_trace
 from agentdesk.incidents.otlp import import_otlp
 from agentdesk.incidents.replay import replay_exact
 from agentdesk.incidents.whatif import WhatIf, run_what_if
@@ -113,3 +115,14 @@ def test_more_retries_than_recorded_get_the_last_recorded_answer(tmp_path: Path)
     result = run_what_if(bundle, WhatIf.parse(["retry.max_attempts=4"]), redactor=REDACTOR)
     assert (result.tape_answered, result.sims_answered) == (2, 2)
     assert result.changed.stop_reasons.most_common(1)[0][0] == "retries_exhausted: get_1"
+
+
+def test_a_trace_too_big_for_one_incident_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FakeApp()
+    app.question(0)
+    app.question(10_000)
+    monkeypatch.setattr(from_trace, "MAX_ROOTS", 1)
+    with pytest.raises(TraceIncidentError, match=r"2 root spans and 8 calls are more than"):
+        _incident(app, tmp_path)
