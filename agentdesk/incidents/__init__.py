@@ -9,6 +9,8 @@
     otlp_export  events → an OTLP JSON ``ExportTraceServiceRequest``
     otlp_import  OTLP JSON files (one request, or JSON Lines of them) → ``ImportedTrace``
     otlp         the two directions' public face
+    from_trace   an imported trace made into an incident: workspace, pipeline and tape from
+                 its spans, one run on them for the recorded log
 
 Headless like the engine: nothing here imports the UI, the command line or the store. What
 must never leave the machine (secrets, personal data) is taken out by a redactor the caller

@@ -40,7 +40,8 @@ key, body). A call the tape cannot answer — an attempt the original never made
 whose body changed with the prompt, a call the original gave up waiting for — goes to the
 recorded scenario's sims with the recorded seed, so it is answered as the scenario would
 have answered it (sims keyed by seed and request key; their state and rate limits see only
-these calls).
+these calls). An incident imported from a trace has no sims: ``tape.StandIn`` answers such a
+call as the same call was last answered (see ``docs/incidents.md``, "OTLP traces").
 """
 
 from __future__ import annotations
