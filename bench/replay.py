@@ -14,14 +14,15 @@ group of runs on the virtual clock), then times, best of ``--repeat``:
 Target (issue 6): replay at least as fast as the original simulated run. Figures are wall
 time on this machine and vary ±10–30 % with other load; the ratios hold better.
 
-The other half of the issue's benchmark, the time to jump to an arbitrary point of the
-Incidents screen's timeline, belongs with the TUI (see ``jump_figures`` below: a placeholder
-for it to fill in).
+Then the other half of the issue's benchmark: the time to jump to an arbitrary point of the
+Incidents screen's timeline of this incident (its headless model, ``tui.models.timeline``;
+``bench/timeline_jump.py`` also times jumps in the running app, panels drawn).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -72,8 +73,14 @@ def taped(runs: int, sessions: int) -> float:
     return time.perf_counter() - started
 
 
-def jump_figures(bundle: Bundle) -> None:
-    """The Incidents screen's "jump to an arbitrary point" figure goes here (TUI)."""
+def jump_figures(bundle: Bundle, jumps: int = 500) -> None:
+    """The Incidents screen's timeline on this incident: random jumps (its model, the same
+    code the screen calls; ``bench/timeline_jump.py`` also times the running app)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from timeline_jump import TARGET_MS, model_figures
+
+    print(f"timeline: {jumps} random jumps on this incident (target: under {TARGET_MS:.0f} ms)")
+    model_figures(bundle.decoded_events(), jumps, random.Random(7))
 
 
 def main() -> None:
