@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentdesk.errors import SpecError
-from agentdesk.spec.yamlpos import parse_yaml
+from agentdesk.spec.yamlpos import parse_yaml, parse_yaml_shared
 
 
 def problem(text: str | bytes) -> str:
@@ -129,3 +129,13 @@ json_like = st.recursive(
 def test_reads_what_pyyaml_reads(data: dict[str, object]) -> None:
     text = yaml.safe_dump(data)
     assert parse_yaml(text, "f.yaml").data == yaml.safe_load(text)
+
+
+def test_a_shared_parse_hands_each_caller_its_own_values() -> None:
+    text = b"steps:\n  - id: a\n    retry: {max_attempts: 3}\n"
+    first = parse_yaml_shared(text, "pipelines/p.yaml")
+    first.data["steps"][0]["retry"]["max_attempts"] = 99  # e.g. a live fault window shifted
+    first.data["steps"].append({"id": "b"})
+    again = parse_yaml_shared(text, "pipelines/p.yaml")
+    assert again.data == {"steps": [{"id": "a", "retry": {"max_attempts": 3}}]}
+    assert again.where(("steps", 0, "retry")) == (3, 5)
