@@ -20,6 +20,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from agentdesk.alerts import load_rules
 from agentdesk.control import FAULTS_BY_KEY, PACES, LiveControl
 from agentdesk.engine.events import AnyEvent
 from agentdesk.errors import AgentdeskError, SpecError
@@ -320,7 +321,9 @@ class AgentdeskApp(App[None]):
             return
         self._stop_live()
         self.control = LiveControl(sim, workspace_inputs(sim), old.state.sessions, old.state.pace)
-        self.model = LiveModel(cooldown=sim.workspace.spec.policies.breaker.cooldown)
+        self.model = LiveModel(
+            cooldown=sim.workspace.spec.policies.breaker.cooldown, alerts=self.model.alerts.rules
+        )
         self.bridge = LiveBridge(self.control.bridge, self.model, self.post_message)
         self.services = _services(self.control)
         self.selected_run = None
@@ -401,7 +404,11 @@ def make_app(
         except SpecError:
             raise broken from None
     control = LiveControl(sim, workspace_inputs(sim), sessions, pace)
-    model = LiveModel(cooldown=sim.workspace.spec.policies.breaker.cooldown, recorded=recorded)
+    model = LiveModel(
+        cooldown=sim.workspace.spec.policies.breaker.cooldown,
+        recorded=recorded,
+        alerts=load_rules(root),
+    )
     if events is not None:
         model.apply_batch(events)
     if hot_reload is None:

@@ -3,12 +3,21 @@ once they resolve; the read model judges the workspace's rules over the runs it 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
 from agentdesk.alerts import Rules
 from agentdesk.alerts.rules import AlertsFile, RulesSpec, ToolErrorRateRule
 from agentdesk.engine.events import AlertFired, AlertResolved
+from agentdesk.errors import SpecError
+from agentdesk.tui.app import make_app
 from agentdesk.tui.models.alerts import AlertBoard
 from agentdesk.tui.widgets.status_line import StatusLine
 from tests.tui.conftest import SIZE, recorded, recorded_app
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 FIRED = AlertFired(
     t=300.0,
@@ -59,3 +68,18 @@ def test_the_board_judges_runs_as_they_finish() -> None:
     for event in recorded("happy"):
         quiet.apply(event)
     assert quiet.fired == [] and quiet.active() == ()
+
+
+def test_the_live_screen_judges_the_workspaces_own_rules(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(FIXTURES, root)
+    (root / "alerts.yaml").write_text("rules:\n  tool_error_rate: {above: 0.2}\n")
+    app = make_app(root, events=[], hot_reload=False)
+    rule = app.model.alerts.rules.rule("tool_error_rate")
+    assert app.model.alerts.rules.file == "alerts.yaml"
+    assert rule is not None and rule.above == 0.2
+
+    (root / "alerts.yaml").write_text("rules:\n  tool_error_rate: {abve: 0.2}\n")
+    with pytest.raises(SpecError) as caught:
+        make_app(root, events=[], hot_reload=False)
+    assert str(caught.value.problems[0]).startswith("alerts.yaml:2:")

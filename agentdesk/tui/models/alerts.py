@@ -22,6 +22,7 @@ from agentdesk.engine.events import (
 
 class AlertBoard:
     def __init__(self, rules: Rules = DEFAULT_RULES) -> None:
+        self.rules = rules
         self.monitor = AlertMonitor(rules)
         self.fired: list[AlertFired] = []
         self._active: dict[str, AlertFired] = {}

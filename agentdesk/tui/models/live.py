@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agentdesk.alerts import DEFAULT_RULES, Rules
 from agentdesk.engine.events import AnyEvent, TokensCounted
 from agentdesk.projections.summary import RunSummary
 from agentdesk.tui.models.alerts import AlertBoard
@@ -93,13 +94,15 @@ class LiveModel:
         cooldown: float = 30.0,
         max_runs: int = 300,
         recorded: RecordedRuns | None = None,
+        alerts: Rules = DEFAULT_RULES,
     ) -> None:
+        """``alerts``: the rules the status line judges (the workspace's ``alerts.yaml``)."""
         self._lock = threading.Lock()
         self.summary = RunSummary()
         self.runs = RunBook(max_runs)
         self.breakers = BreakerBoardModel(cooldown)
         self.latency = LatencyBook()
-        self.alerts = AlertBoard()
+        self.alerts = AlertBoard(alerts)
         self._budgets: OrderedDict[str, RunBudget] = OrderedDict()
         self._max_budgets = max_runs * 2
         self._cost: deque[float] = deque(maxlen=60)
