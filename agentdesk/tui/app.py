@@ -133,6 +133,8 @@ class AgentdeskApp(App[None]):
         self.refresh_view()
 
     def refresh_view(self) -> None:
+        if not self.screen_stack:  # shutting down: a late message finds no screen
+            return
         screen = self.screen
         if isinstance(screen, LiveScreen | ChaosScreen | ArtifactsScreen) and screen.is_mounted:
             screen.show(self.model.view(self.selected_run), self.control.state, self.live)
