@@ -18,9 +18,6 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-from agentdesk.engine.events import AnyEvent
-from agentdesk.simulation import Simulation, demo_workspace
-
 RUNS, SESSIONS, ACKNOWLEDGED_BEFORE_KILL = 600, 20, 40
 
 CHILD = r"""
@@ -53,12 +50,28 @@ print("finished without being killed", flush=True)
 """
 
 
-def _expected_events() -> dict[str, list[AnyEvent]]:
-    """The same runs, in this process: the engine is deterministic, so these are the events."""
-    sim = Simulation.prepare(demo_workspace(), "support-triage", "payments-503-storm")
-    tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(RUNS)]
-    by_run: dict[str, list[AnyEvent]] = defaultdict(list)
-    sim.execute(tickets, SESSIONS, [lambda e: by_run[e.run_id].append(e)])
+EXPECTED = r"""
+import sys
+from agentdesk.simulation import Simulation, demo_workspace
+
+runs, sessions = map(int, sys.argv[1:])
+sim = Simulation.prepare(demo_workspace(), "support-triage", "payments-503-storm")
+tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(runs)]
+tag = lambda e: type(e).__struct_config__.tag
+sim.execute(tickets, sessions, [lambda e: print(e.run_id, tag(e))])
+"""
+
+
+def _expected_events() -> dict[str, list[str]]:
+    """The same runs' event types, in a fresh process like the child's: the engine is
+    deterministic, so these are the events (and nothing this test process did before can
+    change them)."""
+    args = [sys.executable, "-c", EXPECTED, str(RUNS), str(SESSIONS)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=300)
+    by_run: dict[str, list[str]] = defaultdict(list)
+    for line in done.stdout.splitlines():
+        run_id, tag = line.split()
+        by_run[run_id].append(tag)
     return by_run
 
 
@@ -103,7 +116,7 @@ def test_acknowledged_runs_survive_sigkill_mid_batch(tmp_path: Path) -> None:
         stored = conn.execute(
             "SELECT type FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
-        types = [str(type(e).__struct_config__.tag) for e in expected[run_id]]
+        types = expected[run_id]
         assert [t for (t,) in stored] == types
         assert count == len(types)
     conn.close()
