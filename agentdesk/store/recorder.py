@@ -179,7 +179,7 @@ class Recorder:
 
     def _fold_batch(self, events: list[AnyEvent]) -> None:
         try:
-            rows = self._fold.take(events)
+            rows = self._fold.take(events).snapshot()
         except Exception as exc:  # the run must go on; close() reports it
             self._fail(exc)
             return

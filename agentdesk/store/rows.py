@@ -13,7 +13,7 @@ newer engine) are stored the same way: type, run, time and JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentdesk.engine.events import (
@@ -119,6 +119,16 @@ class Rows:
     """Whole rows of runs inserted by an earlier batch that finished in this one."""
     acknowledged: list[str] = field(default_factory=list)
     """Run ids whose ``run_finished`` is in this batch: acknowledged once it commits."""
+
+    def snapshot(self) -> Rows:
+        """The rows as they are now. Run rows are the fold's own dicts, which it keeps
+        updating as later batches arrive; a batch written on another thread must be copied
+        first, or it could store a run as finished before the events that finish it."""
+        return replace(
+            self,
+            new_runs=[dict(r) for r in self.new_runs],
+            finished_runs=[dict(r) for r in self.finished_runs],
+        )
 
 
 class RecordFold:
