@@ -22,18 +22,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from agentdesk.spec.sources import artifact_id, normalize
-from agentdesk.store.database import StoreError, reason
+from agentdesk.store.database import StoreError, reading, writing
 from agentdesk.store.tables import Artifact, ArtifactVersion, Label, Release, table
 
 LATEST = "latest"
@@ -284,22 +283,11 @@ class Registry:
 
     # --- connections -------------------------------------------------------------------------
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """One transaction; database errors become StoreError."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the artifact registry: {reason(exc)}") from exc
+    def _writing(self) -> AbstractContextManager[Connection]:
+        return writing(self.engine, "the artifact registry")
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the artifact registry: {reason(exc)}") from exc
+    def _reading(self) -> AbstractContextManager[Connection]:
+        return reading(self.engine, "the artifact registry")
 
 
 def _record(

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,23 @@ def reason(exc: BaseException) -> str:
     original = getattr(exc, "orig", None)
     lines = str(original or exc).splitlines()
     return lines[0] if lines else exc.__class__.__name__
+
+
+@contextmanager
+def writing(engine: Engine, what: str) -> Iterator[Connection]:
+    """One transaction; a database error becomes ``StoreError("{what}: {reason}")``."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {reason(exc)}") from exc
+
+
+@contextmanager
+def reading(engine: Engine, what: str) -> Iterator[Connection]:
+    """A connection for reads; a database error becomes ``StoreError("{what}: {reason}")``."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {reason(exc)}") from exc

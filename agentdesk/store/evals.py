@@ -17,21 +17,20 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from agentdesk import __version__
 from agentdesk.evals.assertions import Outcome
 from agentdesk.evals.baseline import Baseline, BaselineScenario
 from agentdesk.evals.report import PERCENTILES, CaseResult, EvalReport
 from agentdesk.store.artifacts import Registry, UnknownArtifact
-from agentdesk.store.database import StoreError, reason
+from agentdesk.store.database import StoreError, reading, writing
 from agentdesk.store.redaction import Redactor
 from agentdesk.store.tables import EvalCase, EvalRun, EvalScenario, table
 
@@ -281,21 +280,11 @@ class EvalStore:
 
     # --- connections -------------------------------------------------------------------------
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot record the eval: {reason(exc)}") from exc
+    def _writing(self) -> AbstractContextManager[Connection]:
+        return writing(self.engine, "cannot record the eval")
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read eval results: {reason(exc)}") from exc
+    def _reading(self) -> AbstractContextManager[Connection]:
+        return reading(self.engine, "cannot read eval results")
 
 
 def _pinned(registry: Registry, files: Mapping[str, str], label: str) -> dict[str, str]:
