@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,11 +64,8 @@ def save(
     with errors_reported():
         from agentdesk.store.incidents import save_incident
 
-        engine = _open(workspace, db)
-        try:
+        with _store(workspace, db) as engine:
             bundle = save_incident(engine, runs, title or "")
-        finally:
-            engine.dispose()
         if as_json:
             click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
             return
@@ -91,11 +90,8 @@ def list_(limit: int, as_json: bool, workspace: Path | None, db: str | None) -> 
     with errors_reported():
         from agentdesk.store.incidents import list_incidents
 
-        engine = _open(workspace, db)
-        try:
+        with _store(workspace, db) as engine:
             found = list_incidents(engine, limit)
-        finally:
-            engine.dispose()
         if as_json:
             click.echo(json.dumps([i.to_json() for i in found], indent=2, ensure_ascii=False))
             return
@@ -133,11 +129,8 @@ def show(incident: str, as_json: bool, workspace: Path | None, db: str | None) -
         from agentdesk.reports import run_summary
         from agentdesk.store.incidents import load_incident
 
-        engine = _open(workspace, db)
-        try:
+        with _store(workspace, db) as engine:
             bundle = load_incident(engine, incident)
-        finally:
-            engine.dispose()
         if as_json:
             click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
             return
@@ -197,21 +190,24 @@ def export(
         stdout.print(Text(f"exported {name} ({spans} spans) to {target} as OTLP JSON"))
 
 
-def _open(workspace: Path | None, db: str | None) -> Engine:
+@contextmanager
+def _store(workspace: Path | None, db: str | None) -> Iterator[Engine]:
+    """The workspace's store (or ``--db``), disposed of when the block ends."""
     from agentdesk.simulation import find_workspace
     from agentdesk.store import locate, open_engine
 
-    return open_engine(locate(find_workspace(workspace), db))
+    engine = open_engine(locate(find_workspace(workspace), db))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _export_bundle(ref: str, file: str, workspace: Path | None, db: str | None) -> None:
     from agentdesk.store.incidents import incident_bytes
 
-    engine = _open(workspace, db)
-    try:
+    with _store(workspace, db) as engine:
         info, data = incident_bytes(engine, ref)
-    finally:
-        engine.dispose()
     if file == "-":
         sys.stdout.buffer.write(data)
         return
@@ -226,12 +222,10 @@ def _events_of(ref: str, root: Path, db: str | None) -> tuple[list[Any], dict[st
     """An incident's events (ID) or a recorded run's, with its clock for OTLP times."""
     from datetime import datetime
 
-    from agentdesk.store import locate, open_engine
     from agentdesk.store.incidents import UnknownIncident, load_incident
     from agentdesk.store.queries import find_run, run_events
 
-    engine = open_engine(locate(root, db))
-    try:
+    with _store(root, db) as engine:
         if ref.startswith("inc-"):
             try:
                 bundle = load_incident(engine, ref)
@@ -245,8 +239,6 @@ def _events_of(ref: str, root: Path, db: str | None) -> tuple[list[Any], dict[st
         run = find_run(engine, ref)
         events, _ = run_events(engine, run)
         return events, _clock(run), f"run {run.ref}"
-    finally:
-        engine.dispose()
 
 
 def _clock(run: RecordedRun) -> dict[str, Any]:
@@ -321,11 +313,8 @@ def _store_imported(
 ) -> None:
     from agentdesk.store.incidents import store_bundle
 
-    engine = _open(workspace, db)
-    try:
+    with _store(workspace, db) as engine:
         new = store_bundle(engine, bundle)
-    finally:
-        engine.dispose()
     if as_json:
         click.echo(json.dumps({**_bundle_json(bundle), "new": new}, indent=2, ensure_ascii=False))
         return
