@@ -52,20 +52,42 @@ def incidents() -> None:
 
 
 @incidents.command("save")
-@click.argument("runs", metavar="RUN…", nargs=-1, required=True)
+@click.argument("runs", metavar="[RUN…]", nargs=-1)
+@click.option(
+    "--failed",
+    "batch",
+    metavar="BATCH",
+    help="Every run of this recording that did not complete (e.g. a load test's failures).",
+)
+@click.option(
+    "--first",
+    type=click.IntRange(1),
+    help="With --failed: only the first N failures to finish (a smaller incident).",
+)
 @click.option("--title", help="What the incident is called (default: made from its runs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the saved incident as JSON.")
 @workspace_option
 @db_option
 def save(
-    runs: tuple[str, ...], title: str | None, as_json: bool, workspace: Path | None, db: str | None
+    runs: tuple[str, ...],
+    batch: str | None,
+    first: int | None,
+    title: str | None,
+    as_json: bool,
+    workspace: Path | None,
+    db: str | None,
 ) -> None:
     """Save recorded runs (ids, BATCH/RUN or prefixes; one recording) as an incident."""
     with errors_reported():
-        from agentdesk.store.incidents import save_incident
+        from agentdesk.store.incidents import failed_runs, save_incident
 
+        if not runs and batch is None:
+            raise click.UsageError("name the runs to save, or --failed BATCH")
+        if first is not None and batch is None:
+            raise click.UsageError("--first goes with --failed BATCH")
         with _store(workspace, db) as engine:
-            bundle = save_incident(engine, runs, title or "")
+            refs = list(runs) + ([] if batch is None else failed_runs(engine, batch, first))
+            bundle = save_incident(engine, refs, title or "")
         if as_json:
             click.echo(json.dumps(_bundle_json(bundle), indent=2, ensure_ascii=False))
             return

@@ -29,6 +29,7 @@ from agentdesk.cli.console import (
     stdout,
     workspace_option,
 )
+from agentdesk.cli.runs import Recording
 from agentdesk.errors import Problem, SpecError
 from agentdesk.reports import dollars, ms
 
@@ -117,7 +118,16 @@ def _share(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
 @click.option("--shadow", is_flag=True, help="Run every request on the candidate too; compare.")
 @click.option("--no-alerts", is_flag=True, help="Judge no alert rule.")
 @click.option(
-    "--db", metavar="URL", help="Store holding the candidate's versions (default: the workspace's)."
+    "--record",
+    is_flag=True,
+    help="Record every run and downstream call in the store, so the failures can be saved as "
+    "one incident (agentdesk incidents save --failed BATCH) and replayed.",
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="The store --record writes to and the candidate's versions are read from (default: "
+    "$AGENTDESK_DB, else the workspace's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def load(
@@ -138,6 +148,7 @@ def load(
     no_alerts: bool,
     db: str | None,
     as_json: bool,
+    record: bool = False,
 ) -> None:
     """Simulate SESSIONS concurrent users of PIPELINE for a simulated DURATION."""
     with errors_reported():
@@ -152,6 +163,9 @@ def load(
             raise SpecError([Problem("--shadow", 0, 0, "give --canary or --shadow, not both")])
         if candidate is not None and canary is None and not shadow:
             raise SpecError([Problem("--candidate", 0, 0, "needs --canary SHARE or --shadow")])
+        if record and candidate is not None:
+            why = "records one release's traffic: run it without --candidate"
+            raise SpecError([Problem("--record", 0, 0, why)])
         root = find_workspace(workspace)
         sim = Simulation.prepare(root, pipeline, scenario, seed)
         spec = sim.pipeline.spec
@@ -163,15 +177,54 @@ def load(
             else _candidate(root, candidate, pipeline, sim.scenario_name, sim.seed, db)
         )
         plan = LoadPlan(sessions, duration, think, cast(Arrival, arrival), windows, canary, shadow)
+        recording = None
+        if record:
+            recording = Recording.start(sim, db)
+            recording.keep_tape(sim, {**plan.traffic_json(), "inputs": items})
         started = time.perf_counter()
-        with _progress(duration, enabled=not as_json) as tick:
-            report = LoadTest(sim, plan, items, candidate=other, rules=rules, progress=tick).run()
+        try:
+            with _progress(duration, enabled=not as_json) as tick:
+                report = LoadTest(
+                    sim,
+                    plan,
+                    items,
+                    candidate=other,
+                    rules=rules,
+                    progress=tick,
+                    listeners=[recording.recorder.offer] if recording else (),
+                    wrap=recording.tape.wrap if recording and recording.tape else None,
+                ).run()
+        finally:
+            if recording is not None:
+                recording.close(sessions)
         wall = time.perf_counter() - started
         if as_json:
-            click.echo(json.dumps(report.to_json(), indent=2))
+            data = report.to_json()
+            if recording is not None:
+                data["recording"] = recording.to_json()
+            click.echo(json.dumps(data, indent=2))
         else:
             stdout.print(load_summary(report, wall))
+            if recording is not None:
+                stdout.print(_recorded(recording, report), soft_wrap=True)
+        if recording is not None and recording.failure:
+            stderr.print(Text.assemble(("error: ", "bold red"), recording.failure))
+            sys.exit(EXIT_RUN_FAILED)
         sys.exit(EXIT_RUN_FAILED if report.fired() else EXIT_OK)
+
+
+def _recorded(recording: Recording, report: Any) -> Text:
+    """Where the runs went, and how to keep the failures as one incident."""
+    text = recording.describe()
+    failed = sum(int(arm.total("failed") + arm.total("stopped")) for arm in report.arms)
+    if failed:
+        batch = recording.recorder.batch_id
+        text.append(
+            f"\n{failed:,} run(s) failed: keep them as one incident with "
+            f"agentdesk incidents save --failed {batch}",
+            style="dim",
+        )
+    return text
 
 
 # --- the candidate ------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def run(
         summary = RunSummary()
         secrets = Redactor(workspace_secrets(sim.workspace.spec.services, os.environ), ())
         recording = None if no_record else Recording.start(sim, db)
-        tape = None if recording is None else _start_tape(recording, sim)
+        tape = None if recording is None else recording.keep_tape(sim)
         with _event_log(events_file, secrets) as write:
             listeners = [summary.apply] + ([write] if write else [])
             if recording is not None:
@@ -196,29 +196,7 @@ def _execute(
         )
     finally:
         if recording is not None:
-            _close_tape(recording, tape, sessions)
-            recording.close()
-
-
-def _start_tape(recording: Recording, sim: Simulation) -> TapeWriter:
-    """Every downstream call is kept with the runs, so any run can be saved as an incident
-    (``agentdesk incidents save``) and replayed."""
-    from agentdesk.store import redactor_for
-    from agentdesk.store.incidents import TapeWriter
-
-    redactor = redactor_for(sim.workspace.spec, os.environ)
-    return TapeWriter(recording.engine, recording.recorder.batch_id, sim, redactor)
-
-
-def _close_tape(recording: Recording, tape: TapeWriter | None, sessions: int) -> None:
-    from agentdesk.store import StoreError
-
-    if tape is None:
-        return
-    try:
-        tape.close(sessions)
-    except StoreError as exc:
-        recording.failure = str(exc)
+            recording.close(sessions)
 
 
 @contextmanager

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from agentdesk.simulation import Simulation
     from agentdesk.store import Recorder, StoreLocation
+    from agentdesk.store.incidents import TapeWriter
     from agentdesk.store.queries import RecordedRun, Totals
 
 db_option = click.option(
@@ -40,11 +41,13 @@ db_option = click.option(
 
 @dataclass
 class Recording:
-    """One ``run`` invocation's recording: where it goes, and the recorder feeding it."""
+    """One command's recording (``run``, ``load --record``): where it goes, the recorder feeding
+    it and the tape beside it."""
 
     location: StoreLocation
     engine: Engine
     recorder: Recorder
+    tape: TapeWriter | None = None
     failure: str = ""
 
     @classmethod
@@ -59,10 +62,26 @@ class Recording:
         redactor = redactor_for(sim.workspace.spec, os.environ)
         return cls(location, engine, Recorder(engine, batch, redactor, pipeline=sim.pipeline))
 
-    def close(self) -> None:
-        """Flush and stop; a store that failed mid-way is reported, the runs' summary still is."""
+    def keep_tape(self, sim: Simulation, load: dict[str, Any] | None = None) -> TapeWriter:
+        """Keep every downstream call beside the runs, so any run can be saved as an incident
+        (``agentdesk incidents save``) and replayed; ``load``: the traffic that drove them."""
+        from agentdesk.store import redactor_for
+        from agentdesk.store.incidents import TapeWriter
+
+        redactor = redactor_for(sim.workspace.spec, os.environ)
+        self.tape = TapeWriter(self.engine, self.recorder.batch_id, sim, redactor, load)
+        return self.tape
+
+    def close(self, concurrency: int = 1) -> None:
+        """Flush the tape and the runs, and stop; a store that failed mid-way is reported, the
+        runs' summary still is."""
         from agentdesk.store import StoreError
 
+        try:
+            if self.tape is not None:
+                self.tape.close(concurrency)
+        except StoreError as exc:
+            self.failure = str(exc)
         try:
             self.recorder.close()
         except StoreError as exc:

@@ -92,6 +92,10 @@ class Bundle:
     """``recorded`` (from the store or a run), ``otlp`` (built from an imported trace)."""
     agentdesk_version: str = ""
     notes: tuple[str, ...] = ()
+    load: Mapping[str, Any] | None = None
+    """For runs a load test drove (``agentdesk load --record``): its traffic
+    (``LoadPlan.traffic_json``) and ``inputs``, so a replay sends the same requests at the same
+    moments; None for runs ``agentdesk run`` drove (one per session, ``concurrency`` at once)."""
     _id: str = field(default="", compare=False)
 
     @property
@@ -113,6 +117,8 @@ class Bundle:
 
 def content_id(bundle: Bundle) -> str:
     digest = hashlib.sha256()
+    if bundle.load is not None:
+        digest.update(_encoder.encode(bundle.load))
     for line in _body_lines(bundle):
         digest.update(line)
     return "inc-" + digest.hexdigest()[:12]
@@ -136,7 +142,7 @@ def write_bundle(bundle: Bundle, target: Path | IO[bytes]) -> None:
 
 
 def _header(bundle: Bundle) -> dict[str, Any]:
-    return {
+    header = {
         MAGIC: FORMAT_VERSION,
         "id": bundle.id,
         "title": bundle.title,
@@ -159,6 +165,9 @@ def _header(bundle: Bundle) -> dict[str, Any]:
             "tape": len(bundle.tape),
         },
     }
+    if bundle.load is not None:
+        header["load"] = dict(bundle.load)
+    return header
 
 
 def _body_lines(bundle: Bundle) -> Iterator[bytes]:
@@ -276,7 +285,21 @@ class _Reader:
                 )
         if header["concurrency"] < 1:
             raise self.fail(number, "header 'concurrency': must be at least 1")
+        if "load" in header:
+            self._load(number, header["load"])
         return header
+
+    def _load(self, number: int, load: Any) -> None:
+        from agentdesk.load.plan import LoadPlan
+
+        if not isinstance(load, dict):
+            raise self.fail(number, f"header 'load': expected an object, got {type(load).__name__}")
+        try:
+            LoadPlan.from_traffic(load)
+        except ValueError as exc:
+            raise self.fail(number, f"header {exc}") from None
+        if not isinstance(load.get("inputs"), list) or not load["inputs"]:
+            raise self.fail(number, "header 'load': 'inputs' must be a non-empty list")
 
     def _json(self, number: int, line: bytes) -> Any:
         try:
@@ -345,7 +368,7 @@ class _Reader:
             if path not in self.files:
                 raise self.fail(1, f"the bundle does not hold {path!r}, which the header names")
         sessions = sorted(r.session for r in self.runs)
-        if sessions != list(range(len(sessions))):
+        if "load" not in header and sessions != list(range(len(sessions))):
             raise self.fail(1, f"run sessions must be 0…{len(sessions) - 1}: found {sessions}")
         bundle = Bundle(
             title=header["title"],
@@ -365,6 +388,7 @@ class _Reader:
             source=header["source"],
             agentdesk_version=header["agentdesk"],
             notes=tuple(str(n) for n in header["notes"]),
+            load=header.get("load"),
         )
         if bundle.id != header["id"]:
             raise self.fail(

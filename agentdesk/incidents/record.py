@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
 
 from agentdesk import __version__
-from agentdesk.engine.events import AnyEvent, RunFinished
+from agentdesk.engine.events import AnyEvent, RunFinished, RunStarted
 from agentdesk.incidents.bundle import Bundle, RunRef, runs_of
 from agentdesk.incidents.tape import NoRedaction, Redaction, TapeEntry, TapeRecorder
 from agentdesk.simulation import Simulation
+
+if TYPE_CHECKING:
+    from agentdesk.load import LoadPlan
 
 
 class TapeReel:
@@ -77,6 +80,7 @@ def make_bundle(
     real_clock: bool = False,
     notes: Sequence[str] = (),
     source: str = "recorded",
+    load: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """A bundle from its parts; the tape keeps only the calls of the runs it holds."""
     runs: tuple[RunRef, ...] = runs_of(decoded, focus)
@@ -99,7 +103,32 @@ def make_bundle(
         source=source,
         agentdesk_version=__version__,
         notes=tuple(notes),
+        load=load,
     )
+
+
+def incident_slice(
+    events: Sequence[AnyEvent], focus: set[str], *, one_run_per_session: bool = True
+) -> list[int]:
+    """Which events an incident of the runs ``focus`` keeps: everything up to the last of them
+    finishing, of the runs started by then (they shared breakers and sims with the incident's
+    runs, so a replay re-runs them too). Raises ValueError when one of them never finished, or
+    when ``one_run_per_session`` (``agentdesk run``'s recordings, re-driven as sessions 0, 1,
+    2…) does not hold; a load test's traffic is re-driven from its plan instead."""
+    ends = [i for i, e in enumerate(events) if isinstance(e, RunFinished) and e.run_id in focus]
+    unfinished = focus - {events[i].run_id for i in ends}
+    if unfinished:
+        raise ValueError(f"run(s) {', '.join(sorted(unfinished))} never finished (cut short)")
+    cut = max(ends) + 1
+    started = [e for e in events[:cut] if isinstance(e, RunStarted)]
+    sessions = sorted(e.session for e in started)
+    if one_run_per_session and sessions != list(range(len(sessions))):
+        raise ValueError(
+            "these runs cannot be replayed: their recording ran sessions "
+            f"{sessions[:8]}… rather than one run per session from 0"
+        )
+    ids = {e.run_id for e in started}
+    return [i for i in range(cut) if events[i].run_id in ids]
 
 
 def record(
@@ -144,4 +173,50 @@ def record(
         budgets=budgets_json(sim),
         release=sim.pipeline.release,
         real_clock=sim.real_clock,
+    )
+
+
+def record_load(
+    sim: Simulation,
+    plan: LoadPlan,
+    inputs: Sequence[Any],
+    *,
+    redactor: Any = None,
+    title: str = "",
+    first: int | None = None,
+) -> Bundle:
+    """Run a load test with a tape and return its failures as one incident, as
+    ``agentdesk load --record`` then ``incidents save --failed BATCH [--first N]`` would:
+    the failed runs (the first ``first`` to finish) and, as context, every run started before
+    the last of them finished."""
+    from agentdesk.incidents.replay import PlainEvents
+    from agentdesk.load import LoadTest
+
+    redaction = redactor or PlainEvents()
+    reel = TapeReel(redaction)
+    events: list[AnyEvent] = []
+    LoadTest(sim, plan, inputs, listeners=[events.append], wrap=reel.wrap).run()
+    failed = [e.run_id for e in events if isinstance(e, RunFinished) and e.status != "ok"]
+    if not failed:
+        raise ValueError("every run of the load test completed: no failures to keep")
+    focus = set(failed[:first])
+    keep = incident_slice(events, focus, one_run_per_session=False)
+    kept = [events[i] for i in keep]
+    files = dict(sim.pipeline.contents)
+    scenario_path, content = scenario_file(sim)
+    files[scenario_path] = content
+    return make_bundle(
+        title=title or f"{sim.pipeline.spec.name} under {sim.scenario_name}: load failures",
+        files=files,
+        pipeline_path=sim.workspace.relative(sim.pipeline.path),
+        scenario=sim.scenario_name,
+        scenario_path=scenario_path,
+        seed=sim.seed,
+        events=[redaction.event_json(e) for e in kept],
+        decoded=kept,
+        tape=reel.entries,
+        focus=focus,
+        budgets=budgets_json(sim),
+        release=sim.pipeline.release,
+        load={**plan.traffic_json(), "inputs": redaction.value(list(inputs))},
     )

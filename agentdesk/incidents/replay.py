@@ -35,7 +35,7 @@ from agentdesk.incidents.tape import (
     TapeDeck,
 )
 from agentdesk.projections.summary import RunSummary
-from agentdesk.services import SimTransport
+from agentdesk.services import SimTransport, TransportWrapper
 from agentdesk.simulation import Simulation
 from agentdesk.spec.loader import load_pipeline, load_scenario, load_workspace
 from agentdesk.spec.models import BudgetsSpec
@@ -198,9 +198,7 @@ def play(
                 finished.set()
 
         environ = _placeholder_keys(sim)
-        runs = asyncio.ensure_future(
-            sim.run_async(bundle.inputs(), bundle.concurrency, [listen], environ=environ, wrap=wrap)
-        )
+        runs = asyncio.ensure_future(_drive(sim, bundle, listen, environ, wrap))
         stop = asyncio.ensure_future(finished.wait())
         await asyncio.wait({runs, stop}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
@@ -214,6 +212,27 @@ def play(
     run_virtual(main())
     seconds = time.perf_counter() - started
     return Played(events, [redactor.event_json(e) for e in events], deck, seconds)
+
+
+async def _drive(
+    sim: Simulation,
+    bundle: Bundle,
+    listen: Callable[[AnyEvent], None],
+    environ: Mapping[str, str],
+    wrap: TransportWrapper,
+) -> None:
+    """Send the recorded traffic again: the load test's sessions, or one run per input."""
+    if bundle.load is None:
+        inputs = bundle.inputs()
+        await sim.run_async(inputs, bundle.concurrency, [listen], environ=environ, wrap=wrap)
+        return
+    from agentdesk.load import LoadPlan, LoadTest
+
+    plan = LoadPlan.from_traffic(bundle.load)
+    test = LoadTest(
+        sim, plan, bundle.load["inputs"], listeners=[listen], wrap=wrap, environ=environ
+    )
+    await test.run_async()
 
 
 def _placeholder_keys(sim: Simulation) -> dict[str, str]:

@@ -18,8 +18,9 @@ Arrival patterns (N sessions over a duration D):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from agentdesk.engine.rng import derive_seed
 
@@ -44,6 +45,32 @@ class LoadPlan:
     """The share of sessions sent to the candidate (canary mode), or None."""
     shadow: bool = False
     """Every request also runs on the candidate, in a world of its own (shadow mode)."""
+
+    def traffic_json(self) -> dict[str, Any]:
+        """What decides the traffic (who sends what when), as recorded beside a load's runs so
+        that a replay sends the same; the report's windows and the candidate are not in it."""
+        return {
+            "sessions": self.sessions,
+            "duration": self.duration,
+            "think": self.think,
+            "arrival": self.arrival,
+        }
+
+    @classmethod
+    def from_traffic(cls, data: Mapping[str, Any]) -> LoadPlan:
+        """The plan ``traffic_json`` wrote; raises ValueError saying what is wrong."""
+        sessions, duration, think = data.get("sessions"), data.get("duration"), data.get("think")
+        arrival = data.get("arrival")
+        if not isinstance(sessions, int) or isinstance(sessions, bool) or sessions < 1:
+            raise ValueError(f"load 'sessions': expected a whole number ≥ 1, got {sessions!r}")
+        for key, value in (("duration", duration), ("think", think)):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"load {key!r}: expected seconds > 0, got {value!r}")
+        if arrival not in ARRIVALS:
+            raise ValueError(
+                f"load 'arrival': expected one of {', '.join(ARRIVALS)}, got {arrival!r}"
+            )
+        return cls(sessions, float(duration), float(think), arrival)  # type: ignore[arg-type]
 
     @property
     def window(self) -> float:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentdesk.alerts.monitor import AlertEvent, AlertMonitor
 from agentdesk.alerts.rules import Rules
-from agentdesk.engine.bus import EventBus
+from agentdesk.engine.bus import EventBus, Listener
 from agentdesk.engine.clock import run_virtual
 from agentdesk.engine.events import AlertFired
 from agentdesk.engine.runner import Engine
@@ -37,7 +37,7 @@ from agentdesk.load.fold import FinishedRun, LoadFold
 from agentdesk.load.plan import LoadPlan
 from agentdesk.load.report import ArmReport, LoadReport, Rollback
 from agentdesk.load.shadow import ShadowComparison
-from agentdesk.services import build_clients
+from agentdesk.services import TransportWrapper, build_clients
 from agentdesk.simulation import Simulation
 from sims.world import SimWorld
 
@@ -67,6 +67,9 @@ class LoadTest:
         candidate: Simulation | None = None,
         rules: Rules | None = None,
         progress: Progress | None = None,
+        listeners: Sequence[Listener] = (),
+        wrap: TransportWrapper | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         for sim in (baseline, candidate):
             if sim is not None and sim.real_clock:
@@ -83,6 +86,11 @@ class LoadTest:
         self.seed = baseline.seed
         self.rules = rules
         self.progress = progress
+        self.listeners = list(listeners)
+        """Also listen to the baseline arm's bus (the store's recorder, a replay)."""
+        self.wrap = wrap
+        """Put around every service's transport, in every arm (the tape)."""
+        self.environ = os.environ if environ is None else environ
         self.finished = 0
         self.alerts: list[AlertEvent] = []
         self.rollback: Rollback | None = None
@@ -126,7 +134,10 @@ class LoadTest:
     # --- running --------------------------------------------------------------------------------
 
     def run(self) -> LoadReport:
-        simulated = run_virtual(self._main())
+        return self.report(run_virtual(self.run_async()))
+
+    def report(self, simulated: float) -> LoadReport:
+        """What the load test measured, once ``run_async`` returned ``simulated`` seconds."""
         for arm in self.arms:
             arm.fold.finish()
         base = self.arms[0].sim
@@ -146,7 +157,8 @@ class LoadTest:
             else [self.rules.describe(n) for n, _ in self.rules.enabled()],
         )
 
-    async def _main(self) -> float:
+    async def run_async(self) -> float:
+        """Run every session on the running (virtual-clock) loop; the simulated seconds."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         clients: list[dict[str, ServiceClient]] = []
@@ -154,13 +166,16 @@ class LoadTest:
         for arm in self.arms:
             bus = EventBus()
             bus.listen(arm.fold)
+            if arm is self.arms[0]:
+                for listener in self.listeners:
+                    bus.listen(listener)
             world = shared if shared is not None and not self.plan.shadow else None
             if world is None:
                 world = SimWorld(
                     arm.sim.seed, arm.sim.scenario, arm.sim.workspace.sims, epoch=start
                 )
                 shared = shared or world
-            arm_clients = build_clients(arm.sim.workspace.spec, world, os.environ)
+            arm_clients = build_clients(arm.sim.workspace.spec, world, self.environ, self.wrap)
             clients.append(arm_clients)
             arm.engine = Engine(
                 arm.sim.workspace,

@@ -29,7 +29,7 @@ import msgspec
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from agentdesk.engine.events import AnyEvent, RunFinished, RunStarted, decode
+from agentdesk.engine.events import AnyEvent, RunStarted, decode
 from agentdesk.incidents.bundle import Bundle, bundle_lines, read_bundle
 from agentdesk.incidents.record import TapeReel, make_bundle
 from agentdesk.incidents.tape import TapeEntry
@@ -40,7 +40,9 @@ from agentdesk.store.tables import (
     Batch,
     EventRecord,
     IncidentRecord,
+    LoadBatch,
     Release,
+    Run,
     TapeBatch,
     TapeRecord,
     table,
@@ -66,7 +68,15 @@ class UnknownIncident(StoreError):
 class TapeWriter:
     """Records the tape of one batch; ``wrap`` for ``Simulation.execute``, then ``close``."""
 
-    def __init__(self, engine: Engine, batch_id: str, sim: Simulation, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        batch_id: str,
+        sim: Simulation,
+        redactor: Redactor,
+        load: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``load``: the traffic of a load test driving the runs (``Bundle.load``)."""
         from agentdesk.incidents.record import budgets_json, scenario_file
 
         self.engine = engine
@@ -86,6 +96,9 @@ class TapeWriter:
             budgets=None if budgets is None else json.dumps(budgets),
         )
         self._write(lambda conn: conn.execute(insert(table(TapeBatch)), [row.model_dump()]))
+        if load is not None:
+            traffic = {"batch_id": batch_id, "traffic": json.dumps(redactor.value(dict(load)))}
+            self._write(lambda conn: conn.execute(insert(table(LoadBatch)), [traffic]))
         self._thread = threading.Thread(target=self._drain, name="agentdesk-tape", daemon=True)
         self._thread.start()
 
@@ -155,8 +168,9 @@ def save_incident(engine: Engine, refs: Sequence[str], title: str = "") -> Bundl
         )
     batch_id = runs[0].batch_id
     tape = _tape_batch(engine, batch_id, runs[0])
+    load = _load_traffic(engine, batch_id)
     focus = {r.run_id for r in runs}
-    raw, decoded = _incident_events(engine, batch_id, focus)
+    raw, decoded = _incident_events(engine, batch_id, focus, one_run_per_session=load is None)
     kept = {e.run_id for e in decoded}
     files = _release_files(engine, decoded)
     files[tape.scenario_path] = bytes(tape.scenario)
@@ -178,6 +192,7 @@ def save_incident(engine: Engine, refs: Sequence[str], title: str = "") -> Bundl
         release=_release_of(decoded),
         recorded=_utc(batch.created).isoformat(),
         real_clock=batch.real_clock,
+        load=load,
     )
     store_bundle(engine, bundle, batch_id=batch_id)
     return bundle
@@ -202,27 +217,48 @@ def _tape_batch(engine: Engine, batch_id: str, run: RecordedRun) -> Any:
     return rows[0]
 
 
+def failed_runs(engine: Engine, batch_ref: str, first: int | None = None) -> list[str]:
+    """The runs of recording ``batch_ref`` (an id or a unique prefix) that did not complete, as
+    ``BATCH/RUN`` refs in the order they finished (``first``: only that many)."""
+    batches = table(Batch)
+    query = select(batches.c.id).where(batches.c.id.startswith(batch_ref, autoescape=True))
+    found = [row.id for row in _rows(engine, query)]
+    if len(found) != 1:
+        problem = "no recording" if not found else f"{len(found)} recordings match"
+        raise StoreError(f"{problem} {batch_ref!r} (agentdesk runs lists them with their batch)")
+    runs = table(Run)
+    query = (
+        select(runs.c.run_id)
+        .where(runs.c.batch_id == found[0], runs.c.status != "ok")
+        .order_by(runs.c.finished, runs.c.run_id)
+        .limit(first)
+    )
+    failed = [f"{found[0]}/{row.run_id}" for row in _rows(engine, query)]
+    if not failed:
+        raise StoreError(f"every run of recording {found[0]} completed: no failures to save")
+    return failed
+
+
+def _load_traffic(engine: Engine, batch_id: str) -> dict[str, Any] | None:
+    rows = _rows(engine, select(table(LoadBatch)).where(table(LoadBatch).c.batch_id == batch_id))
+    return json.loads(rows[0].traffic) if rows else None
+
+
 def _incident_events(
-    engine: Engine, batch_id: str, focus: set[str]
+    engine: Engine, batch_id: str, focus: set[str], *, one_run_per_session: bool = True
 ) -> tuple[list[bytes], list[AnyEvent]]:
-    """The batch's events up to the last incident run's end, of the runs started by then."""
+    """The batch's events up to the last incident run's end, of the runs started by then
+    (``incidents.record.incident_slice``)."""
+    from agentdesk.incidents.record import incident_slice
+
     events = table(EventRecord)
     query = select(events.c.data).where(events.c.batch_id == batch_id).order_by(events.c.seq)
     raw = [row.data.encode() for row in _rows(engine, query)]
     decoded = [decode(data) for data in raw]
-    ends = [i for i, e in enumerate(decoded) if isinstance(e, RunFinished) and e.run_id in focus]
-    if len({decoded[i].run_id for i in ends}) != len(focus):
-        unfinished = focus - {decoded[i].run_id for i in ends}
-        raise StoreError(f"run(s) {', '.join(sorted(unfinished))} never finished (cut short)")
-    cut = max(ends) + 1
-    started = {e.run_id for e in decoded[:cut] if isinstance(e, RunStarted)}
-    keep = [i for i in range(cut) if decoded[i].run_id in started]
-    sessions = sorted(e.session for e in decoded[:cut] if isinstance(e, RunStarted))
-    if sessions != list(range(len(sessions))):
-        raise StoreError(
-            "these runs cannot be replayed: their recording ran sessions "
-            f"{sessions[:8]}… rather than one run per session from 0"
-        )
+    try:
+        keep = incident_slice(decoded, focus, one_run_per_session=one_run_per_session)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
     return [raw[i] for i in keep], [decoded[i] for i in keep]
 
 

@@ -285,6 +285,17 @@ class TapeBatch(SQLModel, table=True):
     """True once every call of the batch is written (the recording closed cleanly)."""
 
 
+class LoadBatch(SQLModel, table=True):
+    """A recording a load test drove (``agentdesk load --record``): the traffic a replay of its
+    runs must send again (``incidents.bundle.Bundle.load``)."""
+
+    __tablename__ = "load_batches"
+
+    batch_id: str = Field(primary_key=True, foreign_key="batches.id")
+    traffic: str = Field(sa_column=Column(Text, nullable=False))
+    """JSON: ``LoadPlan.traffic_json`` and the ``inputs`` the sessions cycle through."""
+
+
 class TapeRecord(SQLModel, table=True):
     """One downstream call of a recorded run (``incidents.tape.TapeEntry`` as JSON, redacted)."""
 

@@ -62,7 +62,7 @@ SHOTS = (
     Shot("help", "happy", keys=("question_mark",)),
     Shot("demo", "payments-503-storm", note=SHOW[2].say),
     Shot("artifacts", "happy", keys=("a",), history=True),
-    Shot("incidents", "payments-503-storm", keys=("i", "j", "j", "j", "enter"), then=("b",)),
+    Shot("incidents", "payments-503-storm", keys=("i", "j", "j", "enter"), then=("b",)),
 )
 EDITED = "prompts/triage.user.md"
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

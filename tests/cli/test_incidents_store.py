@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -151,3 +152,82 @@ def test_a_request_off_the_tape_exits_5_naming_the_step(tmp_path: Path) -> None:
     said = " ".join(missed.stderr.split())
     assert said.startswith("tape miss: step triage (run-")
     assert "the tape has no call to llm from this step of this run" in said
+
+
+# --- a load test's failures as one incident ------------------------------------------------------
+
+LOAD = ["-n", "40", "--duration", "15m", "--arrival", "spike", "-s", "crm-latency-spike"]
+
+
+def _recorded_load() -> dict[str, Any]:
+    ran = _agentdesk("load", "support-triage", "-w", DEMO, *LOAD, "--record", "--json")
+    assert ran.exit_code in (0, 1), ran.output
+    report: dict[str, Any] = json.loads(ran.stdout)
+    return report
+
+
+def test_a_load_tests_failures_saved_as_one_incident_replay_exactly() -> None:
+    report = _recorded_load()
+    status = report["arms"][0]["status"]
+    failed = status["failed"] + status["stopped"]
+    assert failed > 10 and report["recording"]["acknowledged"] == report["runs"]
+    batch = report["recording"]["batch"]
+    saved = _agentdesk("incidents", "save", "--failed", batch, "--json", "-w", DEMO)
+    assert saved.exit_code == 0, saved.output
+    incident = json.loads(saved.stdout)
+    runs = incident["runs"]
+    assert sum(r["focus"] for r in runs) == failed
+    sessions = [r["session"] for r in runs]
+    assert len(set(sessions)) < len(sessions)  # users came back: several turns of one session
+    replayed = _agentdesk("replay", incident["id"], "--json", "-w", DEMO)
+    assert replayed.exit_code == 0, replayed.output
+    result = json.loads(replayed.stdout)
+    assert result["equal"] and result["events"]["replayed"] == incident["events"]
+
+
+def test_a_what_if_on_a_load_incident_sends_the_same_traffic_with_the_change() -> None:
+    batch = _recorded_load()["recording"]["batch"]
+    saved = _agentdesk("incidents", "save", "--failed", batch, "--json", "-w", DEMO)
+    incident = json.loads(saved.stdout)
+    args = ["--set", "steps.ticket.timeout=15s", "--set", "steps.customer.timeout=15s"]
+    shown = _agentdesk("replay", incident["id"], *args, "--json", "-w", DEMO)
+    assert shown.exit_code == 0, shown.output
+    result = json.loads(shown.stdout)
+    focus = sum(r["focus"] for r in incident["runs"])
+    assert result["original"]["outcome"] == f"{focus} failed"
+    changed = dict(part.split(" ")[::-1] for part in result["changed"]["outcome"].split(", "))
+    assert int(changed["ok"]) > int(changed.get("failed", 0))
+
+
+def test_first_keeps_the_earliest_failures_and_less_context() -> None:
+    batch = _recorded_load()["recording"]["batch"]
+    every = json.loads(
+        _agentdesk("incidents", "save", "--failed", batch, "--json", "-w", DEMO).stdout
+    )
+    first = _agentdesk("incidents", "save", "--failed", batch, "--first", "3", "--json", "-w", DEMO)
+    assert first.exit_code == 0, first.output
+    some = json.loads(first.stdout)
+    assert sum(r["focus"] for r in some["runs"]) == 3 and some["events"] < every["events"]
+    replayed = json.loads(_agentdesk("replay", some["id"], "--json", "-w", DEMO).stdout)
+    assert replayed["equal"]
+
+
+def test_saving_failures_says_what_is_wrong() -> None:
+    nothing = _agentdesk("incidents", "save", "-w", DEMO)
+    assert nothing.exit_code == 2 and "--failed BATCH" in nothing.output
+    alone = _agentdesk("incidents", "save", "--first", "2", "RUN", "-w", DEMO)
+    assert alone.exit_code == 2 and "--first goes with --failed" in alone.output
+    unknown = _agentdesk("incidents", "save", "--failed", "ffffff", "-w", DEMO)
+    assert unknown.exit_code != 0 and "no recording 'ffffff'" in unknown.output
+    ran = _agentdesk(
+        "load", "support-triage", "-w", DEMO, "-n", "3", "--duration", "2m", "--record"
+    )
+    batch = ran.stdout.split(" · batch ")[1].split(" ")[0]
+    calm = _agentdesk("incidents", "save", "--failed", batch, "-w", DEMO)
+    assert calm.exit_code != 0 and "no failures to save" in calm.output
+
+
+def test_a_load_with_a_candidate_is_not_recorded() -> None:
+    args = ["--candidate", str(DEMO), "--canary", "10%", "--record"]
+    refused = _agentdesk("load", "support-triage", "-w", DEMO, "-n", "3", *args)
+    assert refused.exit_code == 2 and "--record" in refused.output

@@ -98,3 +98,25 @@ def test_lines_out_of_order_are_refused(tmp_path: Path) -> None:
 
 def test_an_otlp_trace_is_not_a_bundle() -> None:
     assert not is_bundle(b'{"resourceSpans": []}')
+
+
+LOAD_FIXTURE = FIXTURE.with_name("load-crm-latency-spike.incident.jsonl")
+
+
+def test_a_load_bundle_keeps_its_traffic_and_reads_back_to_the_same_bytes() -> None:
+    bundle = read_bundle(LOAD_FIXTURE)
+    assert bundle.load is not None and bundle.load["sessions"] == 40
+    assert b"".join(bundle_lines(bundle)) == LOAD_FIXTURE.read_bytes()
+
+
+def test_the_traffic_is_part_of_a_load_bundles_id(tmp_path: Path) -> None:
+    lines = LOAD_FIXTURE.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"arrival":"constant"', b'"arrival":"ramp"')
+    assert "(edited after export?)" in _refused(tmp_path, lines)
+
+
+def test_a_bad_load_header_names_the_problem(tmp_path: Path) -> None:
+    lines = LOAD_FIXTURE.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"sessions":40', b'"sessions":0')
+    message = _refused(tmp_path, lines)
+    assert message.startswith("1: header load 'sessions': expected a whole number ≥ 1, got 0")

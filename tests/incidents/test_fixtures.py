@@ -19,7 +19,13 @@ from agentdesk.simulation import demo_workspace
 from agentdesk.store.incidents import bundle_redactor
 
 FOLDER = demo_workspace() / "incidents"
-NAMES = ("payments-503-storm", "llm-429-burst", "malformed-json", "crm-latency-spike")
+NAMES = (
+    "payments-503-storm",
+    "llm-429-burst",
+    "malformed-json",
+    "crm-latency-spike",
+    "load-crm-latency-spike",
+)
 
 
 def _bundle(name: str) -> Bundle:
@@ -80,14 +86,26 @@ def test_crm_latency_spike_waits_past_the_stall() -> None:
     assert b'"timeout":15.0' in (result.divergence.replayed or b"")
 
 
+def test_a_load_tests_failures_all_complete_with_longer_crm_timeouts() -> None:
+    bundle = _bundle("load-crm-latency-spike")
+    assert bundle.load is not None and bundle.load["arrival"] == "constant"
+    sessions = [r.session for r in bundle.runs]
+    assert len(bundle.focus) == 20 and len(set(sessions)) < len(sessions)
+    assert any(r.stop_reason.startswith("breaker_open") for r in bundle.focus)
+    result = _what_if("load-crm-latency-spike")
+    assert result.original.breakers and all(b.opened == 0 for b in result.changed.breakers.values())
+    assert dict(result.changed.statuses) == {"ok": len(bundle.focus)}
+
+
+@pytest.mark.parametrize("name", ["crm-latency-spike", "load-crm-latency-spike"])
 def test_make_regenerates_the_committed_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = importlib.util.spec_from_file_location("make_incidents", FOLDER / "make.py")
     assert spec is not None and spec.loader is not None
     make = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, make)
     spec.loader.exec_module(make)
-    incident = next(i for i in make.INCIDENTS if i.name == "crm-latency-spike")
+    incident = next(i for i in make.INCIDENTS if i.name == name)
     made = make.make(incident, tmp_path)
     assert made.read_bytes() == (FOLDER / made.name).read_bytes()

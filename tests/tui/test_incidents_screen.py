@@ -2,7 +2,7 @@
 the panels as of the cursor, the what-if form and its side-by-side result.
 
 The app shows a recorded session of the demo workspace (no simulation thread, no store), so
-the list holds the workspace's four incident bundles and the session's runs. Opening,
+the list holds the workspace's five incident bundles and the session's runs. Opening,
 listing and replaying happen on thread workers: tests wait for them
 (``workers.wait_for_complete``), never for a fixed time.
 """
@@ -75,14 +75,14 @@ def _cursor_event(screen: IncidentsScreen) -> AnyEvent:
 
 
 async def test_i_lists_the_workspace_bundles_then_the_session_runs() -> None:
-    """The demo workspace's four incidents come first, replayable; the recorded session's
+    """The demo workspace's five incidents come first, replayable; the recorded session's
     failed runs follow as timelines."""
     app = recorded_app("payments-503-storm")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _screen(app, pilot)
         entries = screen.query_one(IncidentList).entries
         files = [e for e in entries if e.source == "file"]
-        assert len(files) == 4 and all(e.replayable for e in files)
+        assert len(files) == 5 and all(e.replayable for e in files)
         assert any("Payments 503 storm" in e.title for e in files)
         session = [e for e in entries if e.source == "session"]
         assert session and not any(e.replayable for e in session)
