@@ -8,7 +8,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +172,9 @@ def test_watch_prints_a_comparison_on_every_save(
         assert tokens["after"] > tokens["before"]
     finally:
         process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10
-        while process.poll() is None and time.monotonic() < deadline:
-            process.wait(timeout=1)
+        try:
+            process.wait(timeout=30)  # Ctrl-C ends the watch; a loaded machine may take seconds
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert process.returncode == 0
