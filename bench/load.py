@@ -7,8 +7,8 @@ with duration shows. The load test is exactly what the command runs: support-tri
 the given scenario (default payments-503-storm: the breaker opens and closes, retries,
 alerts), think time 60 s, constant arrival, alerts on, no store.
 
-    python bench/load.py                       # 500, 2000, 5000 sessions × 1 h
-    python bench/load.py --sizes 5000 --duration 1h
+    python bench/load.py                       # 500, 2000, 5000 sessions × 1 h; 1 and 2 workers
+    python bench/load.py --sizes 5000 --duration 1h --workers 2
     python bench/load.py --raw 3000            # also the raw sim: 3000 back-to-back sessions
 """
 
@@ -38,7 +38,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-def one(sessions: int, duration: float, scenario: str) -> dict[str, Any]:
+def one(sessions: int, duration: float, scenario: str, workers: int = 1) -> dict[str, Any]:
     """One load test in this process; its figures as a dict."""
     import json as _json
 
@@ -57,26 +57,39 @@ def one(sessions: int, duration: float, scenario: str) -> dict[str, Any]:
             samples["fifth"] = rss_mb()
 
     plan = LoadPlan(sessions, duration)
-    test = LoadTest(sim, plan, inputs, rules=load_rules(root), progress=progress)
-    started, cpu = time.perf_counter(), time.process_time()
+    test = LoadTest(sim, plan, inputs, rules=load_rules(root), progress=progress, workers=workers)
+    started, cpu = time.perf_counter(), _cpu()
     report = test.run()
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu
     arm = report.to_json()["arms"][0]
     return {
         "sessions": sessions,
+        "workers": workers,
         "duration": duration,
         "runs": report.runs,
         "wall": wall,
         "cpu": cpu,
         "runs_per_s": report.runs / wall,
         "runs_per_cpu_s": report.runs / cpu,
-        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss": max(
+            resource.getrusage(who).ru_maxrss / 1024
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        ),
         "rss_fifth": samples.get("fifth", 0.0),
         "rss_end": rss_mb(),
         "alerts": len(report.fired()),
         "tool_error_rate": arm["tool_error_rate"],
         "p95": arm["latency"]["p95"],
     }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the workers)."""
+    me, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def raw(sessions: int, scenario: str) -> dict[str, Any]:
@@ -104,6 +117,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,2000,5000", help="Session counts, comma-separated.")
     parser.add_argument("--duration", default="1h")
     parser.add_argument("--scenario", default="payments-503-storm")
+    parser.add_argument(
+        "--workers", default="1,2", help="Worker processes to try each size with, comma-separated."
+    )
     parser.add_argument("--raw", type=int, default=3000, help="Raw sim sessions (0: skip).")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-only", action="store_true", help=argparse.SUPPRESS)
@@ -112,7 +128,7 @@ def main() -> None:
 
     duration = parse_duration(args.duration)
     if args.one is not None:
-        print(json.dumps(one(args.one, duration, args.scenario)))
+        print(json.dumps(one(args.one, duration, args.scenario, int(args.workers))))
         return
     if args.raw_only:
         print(json.dumps(raw(args.raw, args.scenario)))
@@ -125,17 +141,27 @@ def main() -> None:
             f"{r['runs_per_s']:,.0f} runs/s ({r['runs_per_cpu_s']:,.0f} per CPU-second)"
         )
     print(
-        f"{'sessions':>8} {'runs':>8} {'wall s':>8} {'runs/s':>7} {'per CPU-s':>9} "
+        f"{'sessions':>8} {'workers':>7} {'runs':>8} {'wall s':>8} {'runs/s':>7} {'per CPU-s':>9} "
         f"{'RSS@1/5':>8} {'RSS end':>8} {'peak RSS':>8} {'alerts':>6}"
     )
     for size in [int(s) for s in args.sizes.split(",")]:
-        r = child(["--one", str(size), "--duration", args.duration, "--scenario", args.scenario])
-        print(
-            f"{size:>8,} {r['runs']:>8,} {r['wall']:>8.1f} {r['runs_per_s']:>7,.0f} "
-            f"{r['runs_per_cpu_s']:>9,.0f} {r['rss_fifth']:>6.0f}MB {r['rss_end']:>6.0f}MB "
-            f"{r['peak_rss']:>6.0f}MB {r['alerts']:>6}",
-            flush=True,
-        )
+        for workers in [int(w) for w in args.workers.split(",")]:
+            row(size, workers, args.duration, args.scenario)
+    print(
+        "with workers, RSS@1/5 and RSS end are the parent's; peak RSS is the largest of the "
+        "parent and any one worker. Workers are replicas with their own breakers."
+    )
+
+
+def row(size: int, workers: int, duration: str, scenario: str) -> None:
+    options = {"--one": size, "--duration": duration, "--scenario": scenario, "--workers": workers}
+    r = child([str(part) for pair in options.items() for part in pair])
+    print(
+        f"{size:>8,} {workers:>7} {r['runs']:>8,} {r['wall']:>8.1f} {r['runs_per_s']:>7,.0f} "
+        f"{r['runs_per_cpu_s']:>9,.0f} {r['rss_fifth']:>6.0f}MB {r['rss_end']:>6.0f}MB "
+        f"{r['peak_rss']:>6.0f}MB {r['alerts']:>6}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

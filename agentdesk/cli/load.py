@@ -116,6 +116,14 @@ def _share(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
     help="Send this share of sessions (10% or 0.1) to the candidate; roll back on an alert.",
 )
 @click.option("--shadow", is_flag=True, help="Run every request on the candidate too; compare.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Split the sessions across N processes (one per core): N replicas of the agent, "
+    "each with its own breakers. Not with --candidate or --record.",
+)
 @click.option("--no-alerts", is_flag=True, help="Judge no alert rule.")
 @click.option(
     "--record",
@@ -149,6 +157,7 @@ def load(
     db: str | None,
     as_json: bool,
     record: bool = False,
+    workers: int = 1,
 ) -> None:
     """Simulate SESSIONS concurrent users of PIPELINE for a simulated DURATION."""
     with errors_reported():
@@ -166,6 +175,9 @@ def load(
         if record and candidate is not None:
             why = "records one release's traffic: run it without --candidate"
             raise SpecError([Problem("--record", 0, 0, why)])
+        if workers > 1 and (candidate is not None or record):
+            why = "one process must see every run with --candidate or --record: use --workers 1"
+            raise SpecError([Problem("--workers", 0, 0, why)])
         root = find_workspace(workspace)
         sim = Simulation.prepare(root, pipeline, scenario, seed)
         spec = sim.pipeline.spec
@@ -193,6 +205,7 @@ def load(
                     progress=tick,
                     listeners=[recording.recorder.offer] if recording else (),
                     wrap=recording.tape.wrap if recording and recording.tape else None,
+                    workers=workers,
                 ).run()
         finally:
             if recording is not None:
@@ -355,6 +368,8 @@ def _header(report: Any, wall: float | None) -> Text:
         text.append(f" · canary {plan.canary:.0%} on the candidate")
     if plan.shadow:
         text.append(" · shadow: every request also on the candidate")
+    if report.workers > 1:
+        text.append(f" · {report.workers} workers (replicas with their own breakers)")
     if wall is not None:
         text.append(f" · {wall:.1f}s wall ({report.runs / wall:,.0f} runs/s)", style="dim")
     return text

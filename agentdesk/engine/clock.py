@@ -87,18 +87,20 @@ class _Timer(asyncio.TimerHandle):
     involved — so a replay, whose services set fewer timers than the sims did, fires them in
     the recorded order."""
 
-    __slots__ = ("_seq",)
+    __slots__ = ("_key",)
 
     def __init__(
         self, when: float, callback: Any, args: Any, loop: Any, context: Any, seq: int
     ) -> None:
         super().__init__(when, callback, args, loop, context)
-        self._seq = seq
+        self._key = (when, seq)
+        """What the heap orders by (a heap of 5,000 sleeping sessions compares ~12 per push)."""
 
     def __lt__(self, other: Any) -> bool:
-        if isinstance(other, _Timer):
-            return (self.when(), self._seq) < (other.when(), other._seq)
-        return bool(super().__lt__(other))
+        try:
+            return bool(self._key < other._key)
+        except AttributeError:  # a plain TimerHandle
+            return bool(super().__lt__(other))
 
 
 class VirtualClockLoop(asyncio.SelectorEventLoop):

@@ -154,26 +154,8 @@ def record(
     focus = None
     if failed_only:
         focus = {e.run_id for e in events if isinstance(e, RunFinished) and e.status != "ok"}
-    files = dict(sim.pipeline.contents)
-    scenario_path, content = scenario_file(sim)
-    files[scenario_path] = content
-    pipeline_path = sim.workspace.relative(sim.pipeline.path)
-    return make_bundle(
-        title=title or f"{sim.pipeline.spec.name} under {sim.scenario_name}",
-        files=files,
-        pipeline_path=pipeline_path,
-        scenario=sim.scenario_name,
-        scenario_path=scenario_path,
-        seed=sim.seed,
-        events=[redaction.event_json(e) for e in events],
-        decoded=events,
-        tape=reel.entries,
-        focus=focus,
-        concurrency=concurrency,
-        budgets=budgets_json(sim),
-        release=sim.pipeline.release,
-        real_clock=sim.real_clock,
-    )
+    title = title or f"{sim.pipeline.spec.name} under {sim.scenario_name}"
+    return _bundle_of(sim, events, reel, redaction, title, focus, concurrency=concurrency)
 
 
 def record_load(
@@ -202,21 +184,40 @@ def record_load(
     focus = set(failed[:first])
     keep = incident_slice(events, focus, one_run_per_session=False)
     kept = [events[i] for i in keep]
+    title = title or f"{sim.pipeline.spec.name} under {sim.scenario_name}: load failures"
+    load = {**plan.traffic_json(), "inputs": redaction.value(list(inputs))}
+    return _bundle_of(sim, kept, reel, redaction, title, focus, load=load)
+
+
+def _bundle_of(
+    sim: Simulation,
+    events: list[AnyEvent],
+    reel: TapeReel,
+    redaction: Any,
+    title: str,
+    focus: set[str] | None,
+    *,
+    concurrency: int = 1,
+    load: Mapping[str, Any] | None = None,
+) -> Bundle:
+    """What ``sim`` recorded in memory, as a bundle: its release's files and the scenario."""
     files = dict(sim.pipeline.contents)
     scenario_path, content = scenario_file(sim)
     files[scenario_path] = content
     return make_bundle(
-        title=title or f"{sim.pipeline.spec.name} under {sim.scenario_name}: load failures",
+        title=title,
         files=files,
         pipeline_path=sim.workspace.relative(sim.pipeline.path),
         scenario=sim.scenario_name,
         scenario_path=scenario_path,
         seed=sim.seed,
-        events=[redaction.event_json(e) for e in kept],
-        decoded=kept,
+        events=[redaction.event_json(e) for e in events],
+        decoded=events,
         tape=reel.entries,
         focus=focus,
+        concurrency=concurrency,
         budgets=budgets_json(sim),
         release=sim.pipeline.release,
-        load={**plan.traffic_json(), "inputs": redaction.value(list(inputs))},
+        real_clock=sim.real_clock,
+        load=load,
     )

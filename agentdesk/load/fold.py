@@ -73,6 +73,13 @@ class Window:
         self.usd = 0.0
         self.digest = LatencyDigest()
 
+    def merge(self, other: Window) -> None:
+        """Add ``other``'s figures (the same slice of another worker's traffic)."""
+        for name in self.__slots__:
+            if name != "digest":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.digest.merge(other.digest)
+
 
 class BreakerTimeline:
     """One breaker over the chart slices: its worst state in each, and how often it opened."""
@@ -95,6 +102,13 @@ class BreakerTimeline:
     def finish(self) -> None:
         self._carry(len(self.worst) - 1)
 
+    def merge(self, other: BreakerTimeline) -> None:
+        """The same breaker in another replica: the worse state of the two in each slice,
+        and both replicas' openings."""
+        self.worst = [max(a, b) for a, b in zip(self.worst, other.worst, strict=True)]
+        self.opens = [a + b for a, b in zip(self.opens, other.opens, strict=True)]
+        self.state = max(self.state, other.state)
+
     def _carry(self, window: int) -> None:
         for w in range(self._filled, window + 1):
             self.worst[w] = max(self.worst[w], self.state)
@@ -116,7 +130,10 @@ class LoadFold:
         self.on_run = on_run
         self._flight: dict[str, list[Any]] = {}
         """run id → [tool calls, tool errors, tokens, usd] while it runs."""
-        self._handlers: dict[type, Callable[[Any], None]] = {
+        self._handlers = self._handler_table()
+
+    def _handler_table(self) -> dict[type, Callable[[Any], None]]:
+        return {
             RunStarted: self._started,
             RunFinished: self._finished,
             AttemptFinished: self._attempt,
@@ -127,6 +144,31 @@ class LoadFold:
             FallbackTaken: self._fallback,
             BudgetExhausted: self._budget,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A finished fold crosses from a worker process: figures only, no callbacks."""
+        state = {k: v for k, v in self.__dict__.items() if k != "_handlers"}
+        state["on_run"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._handlers = self._handler_table()
+
+    def merge(self, other: LoadFold) -> None:
+        """Add another worker's fold of the same plan (``load.workers``)."""
+        for mine, theirs in zip(self.windows, other.windows, strict=True):
+            mine.merge(theirs)
+        self.latency.merge(other.latency)
+        self.stop_reasons.update(other.stop_reasons)
+        self.budget_kinds.update(other.budget_kinds)
+        self.tool_errors_by_service.update(other.tool_errors_by_service)
+        self.tool_calls_by_service.update(other.tool_calls_by_service)
+        for name, timeline in other.breakers.items():
+            if name in self.breakers:
+                self.breakers[name].merge(timeline)
+            else:
+                self.breakers[name] = timeline
 
     def __call__(self, event: AnyEvent) -> None:
         handler = self._handlers.get(type(event))

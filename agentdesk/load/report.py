@@ -120,6 +120,8 @@ class LoadReport:
     shadow: ShadowComparison | None = None
     alert_rules: list[str] = field(default_factory=list)
     """The rules in force, in words."""
+    workers: int = 1
+    """Processes the sessions were split across (replicas with breakers of their own)."""
 
     @property
     def runs(self) -> int:
@@ -144,6 +146,7 @@ class LoadReport:
                 "shadow": plan.shadow,
             },
             "runs": self.runs,
+            "workers": self.workers,
             "simulated_seconds": self.simulated,
             "active_sessions": self.active,
             "arms": [arm.to_json(plan) for arm in self.arms],

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentdesk.alerts.monitor import AlertEvent, AlertMonitor
+from agentdesk.alerts.monitor import AlertEvent, AlertMonitor, RunObservation
 from agentdesk.alerts.rules import Rules
 from agentdesk.engine.bus import EventBus, Listener
 from agentdesk.engine.clock import run_virtual
@@ -70,6 +70,7 @@ class LoadTest:
         listeners: Sequence[Listener] = (),
         wrap: TransportWrapper | None = None,
         environ: Mapping[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         for sim in (baseline, candidate):
             if sim is not None and sim.real_clock:
@@ -81,6 +82,14 @@ class LoadTest:
             raise RunError("load needs at least one input")
         if candidate is None and (plan.canary is not None or plan.shadow):
             raise RunError("--canary and --shadow need a --candidate")
+        if workers > 1 and (candidate is not None or listeners or wrap is not None):
+            raise RunError(
+                "--workers splits a plain load test: a candidate's routing and a recording "
+                "need one process to see every run"
+            )
+        self.workers = workers
+        self.sessions: Sequence[int] = range(plan.sessions)
+        """The sessions this process runs (a worker runs a share: ``load.workers``)."""
         self.plan = plan
         self.inputs = list(inputs)
         self.seed = baseline.seed
@@ -134,7 +143,24 @@ class LoadTest:
     # --- running --------------------------------------------------------------------------------
 
     def run(self) -> LoadReport:
+        if self.workers > 1:
+            return self._run_split()
         return self.report(run_virtual(self.run_async()))
+
+    def _run_split(self) -> LoadReport:
+        from agentdesk.load.workers import run_split
+
+        arm = self.arms[0]
+        monitor = arm.monitor
+
+        def observe(observation: RunObservation) -> None:
+            self.finished += 1
+            if monitor is not None:
+                self._raised(monitor.observe(observation))
+
+        arm.fold, simulated = run_split(self, self.workers, observe)
+        self._advance(simulated)
+        return self.report(simulated)
 
     def report(self, simulated: float) -> LoadReport:
         """What the load test measured, once ``run_async`` returned ``simulated`` seconds."""
@@ -155,6 +181,7 @@ class LoadTest:
             alert_rules=[]
             if self.rules is None
             else [self.rules.describe(n) for n, _ in self.rules.enabled()],
+            workers=self.workers,
         )
 
     async def run_async(self) -> float:
@@ -191,7 +218,7 @@ class LoadTest:
         done = asyncio.Event()
         ticker = asyncio.create_task(self._tick(start, done))
         try:
-            await asyncio.gather(*(self._session(i, start) for i in range(self.plan.sessions)))
+            await asyncio.gather(*(self._session(i, start) for i in self.sessions))
             if self._shadows:
                 await asyncio.gather(*self._shadows)
             end = loop.time() - start

@@ -63,3 +63,20 @@ def test_a_bad_alerts_file_is_reported_with_its_place(tmp_path: Path) -> None:
     code, out, err = invoke("load", "support-triage", "-w", str(root), *SMALL)
     assert code == 2 and out == ""
     assert "alerts.yaml:2:" in err and "above" in err
+
+
+def test_workers_split_the_sessions_and_say_so() -> None:
+    code, out, _ = invoke("load", "support-triage", "-w", str(DEMO), *SMALL, "--workers", "2")
+    assert code == 0
+    assert "2 workers (replicas with their own breakers)" in " ".join(out.split())
+    code, out, _ = invoke(
+        "load", "support-triage", "-w", str(DEMO), *SMALL, "--workers", "2", "--json"
+    )
+    assert json.loads(out)["workers"] == 2
+
+
+def test_workers_refuse_a_recording() -> None:
+    code, _, err = invoke(
+        "load", "support-triage", "-w", str(DEMO), *SMALL, "--workers", "2", "--record"
+    )
+    assert code == 2 and "--workers" in err and "use --workers 1" in " ".join(err.split())
