@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from copy import copy
+from dataclasses import dataclass
 from typing import Any
 
 from agentdesk.alerts import DEFAULT_RULES, Rules
@@ -165,7 +166,8 @@ class LiveModel:
 
     def view(self, selected: str | None = None) -> LiveView:
         with self._lock:
-            rows = [replace(row) for row in self.runs.rows()]
+            # A finished run's row no longer changes: only running rows need copying.
+            rows = [copy(row) if row.status == "running" else row for row in self.runs.rows()]
             rows += self._recorded_rows
             if selected is None and rows:
                 selected = rows[0].run_id
