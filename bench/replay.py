@@ -1,6 +1,6 @@
 """Replay speed: events replayed per second for a ~10,000-event incident, beside the original.
 
-    python bench/replay.py [--runs 300] [--sessions 20] [--repeat 3]
+    python bench/replay.py [--runs 320] [--sessions 20] [--repeat 3]
 
 Builds one incident from the demo workspace (support-triage under payments-503-storm, a
 group of runs on the virtual clock), then times, best of ``--repeat``:
@@ -85,7 +85,7 @@ def jump_figures(bundle: Bundle, jumps: int = 500) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=320)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
