@@ -154,7 +154,7 @@ def _work(
         def finished(run: Any) -> None:
             chunk.append(run.observation)
             if len(chunk) >= CHUNK:
-                send.send(("runs", chunk[:]))
+                send.send(("runs", chunk))  # pickled now: the list can be emptied
                 chunk.clear()
 
         def tick(now: float, _runs: int) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from agentdesk.engine.events import AnyEvent, RunStarted, decode
 from agentdesk.incidents.bundle import Bundle, bundle_lines, read_bundle
-from agentdesk.incidents.record import TapeReel, make_bundle
+from agentdesk.incidents.record import TapeReel, incident_slice, make_bundle
 from agentdesk.incidents.tape import TapeEntry
 from agentdesk.store.database import StoreError, reason
 from agentdesk.store.queries import RecordedRun, find_run
@@ -249,8 +249,6 @@ def _incident_events(
 ) -> tuple[list[bytes], list[AnyEvent]]:
     """The batch's events up to the last incident run's end, of the runs started by then
     (``incidents.record.incident_slice``)."""
-    from agentdesk.incidents.record import incident_slice
-
     events = table(EventRecord)
     query = select(events.c.data).where(events.c.batch_id == batch_id).order_by(events.c.seq)
     raw = [row.data.encode() for row in _rows(engine, query)]

@@ -19,9 +19,8 @@ from typing import Any, Protocol
 BARS = "▁▂▃▄▅▆▇█"
 
 
-class EvalRecord(Protocol):
-    @property
-    def id(self) -> str: ...
+class _Counted(Protocol):
+    """What an eval and one of its scenarios both hold: the release and how many cases passed."""
 
     @property
     def created(self) -> datetime: ...
@@ -35,22 +34,18 @@ class EvalRecord(Protocol):
     @property
     def passed(self) -> int: ...
 
+
+class EvalRecord(_Counted, Protocol):
+    @property
+    def id(self) -> str: ...
+
     @property
     def gates_passed(self) -> bool | None: ...
 
 
-class ScenarioRecord(Protocol):
+class ScenarioRecord(_Counted, Protocol):
     @property
     def scenario(self) -> str: ...
-
-    @property
-    def release_id(self) -> str: ...
-
-    @property
-    def cases(self) -> int: ...
-
-    @property
-    def passed(self) -> int: ...
 
     @property
     def latency_p95(self) -> float: ...
@@ -63,9 +58,6 @@ class ScenarioRecord(Protocol):
 
     @property
     def gates(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def created(self) -> datetime: ...
 
 
 class CaseOutcome(Protocol):
