@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
-from textual import events as tevents
 
 from agentdesk.engine.events import AnyEvent
 from agentdesk.tui.app import AgentdeskApp
@@ -82,6 +81,8 @@ class Producer(threading.Thread):
 def measure_keys(app: AgentdeskApp, seconds: float) -> list[float]:
     """Press space (pause/resume) from this thread; time each press to the first frame written
     after the status line took the new state."""
+    from textual import events as tevents  # after agentdesk.tui, which sets the frame rate
+
     status = app.screen.query_one(StatusLine)
     painted = threading.Event()
     want = {"paused": False}

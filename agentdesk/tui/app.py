@@ -12,6 +12,7 @@ tests and screenshots use.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -105,6 +106,10 @@ class AgentdeskApp(App[None]):
     def on_mount(self) -> None:
         self.switch_mode("live")
         self.call_after_refresh(self.refresh_view)
+        # What is loaded by now (Textual, the workspace, the pipeline) lives as long as the app.
+        # Frozen, it is left out of full collections, which otherwise walked it for ~100 ms
+        # one to two times a second while events stream (a stalled frame each time).
+        self.call_after_refresh(gc.freeze)
         if self.live:
             self.control.start()
             self.bridge.start()

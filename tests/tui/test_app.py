@@ -142,3 +142,38 @@ async def test_small_terminal_keeps_every_panel_visible() -> None:
         for selector in ("#runs", "#breakers", "#trace", "#budget", "#counters", "#latency"):
             region = app.screen.query_one(selector).region
             assert region.width >= 20 and region.height >= 3, selector
+
+
+async def test_the_trace_scrolls_when_a_run_outgrows_it() -> None:
+    """A run whose trace is taller than its panel brings up the scrollbar and its last line can
+    be scrolled to; a short trace takes the scrollbar away again. (A new trace sets the view's
+    size without a screen layout, which would cost a frame while events stream.)"""
+    app = recorded_app("payments-503-storm")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        trace = app.screen.query_one(TraceView)
+        height = trace.scrollable_content_region.height
+        lengths = {r.run_id: len(app.model.view(r.run_id).trace) for r in app.model.runs.rows()}
+        long = next(run for run, n in lengths.items() if n > height + 2)
+        short = next(run for run, n in lengths.items() if n < height)
+        for run_id, scrolls in ((long, True), (short, False), (long, True)):
+            app.open_run(run_id)
+            await pilot.pause()
+            assert trace.lines == app.model.view(run_id).trace
+            assert trace.show_vertical_scrollbar is scrolls
+            assert trace.max_scroll_y == max(0, lengths[run_id] - height)
+
+
+async def test_the_breaker_board_grows_with_its_rows() -> None:
+    """The breaker board is as tall as its rows: one line before any call, one row per breaker
+    (a new value asks for a layout only when its height changes, so this must still happen)."""
+    app = recorded_app("payments-503-storm")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        board = app.screen.query_one(BreakerBoard)
+        breakers = board.breakers
+        assert len(breakers) > 2
+        for shown in ((), breakers[:1], breakers, breakers[:2]):
+            board.breakers = shown
+            await pilot.pause()
+            assert board.content_region.height == max(1, len(shown))

@@ -20,10 +20,14 @@ class BreakerBoard(Widget):
     BreakerBoard { height: auto; }
     """
 
-    breakers: reactive[tuple[BreakerView, ...]] = reactive((), layout=True)
+    breakers: reactive[tuple[BreakerView, ...]] = reactive(())
     any_open: reactive[bool] = reactive(False)
 
-    def watch_breakers(self, breakers: tuple[BreakerView, ...]) -> None:
+    def watch_breakers(
+        self, old: tuple[BreakerView, ...], breakers: tuple[BreakerView, ...]
+    ) -> None:
+        if len(old) != len(breakers):  # one line a breaker: a layout only for a new height
+            self.refresh(layout=True)
         self.any_open = any(b.state == "open" for b in breakers)
 
     def watch_any_open(self, value: bool) -> None:

@@ -18,10 +18,12 @@ class BudgetMeters(Widget):
     BudgetMeters { height: auto; }
     """
 
-    meters: reactive[tuple[Meter, ...]] = reactive((), layout=True)
+    meters: reactive[tuple[Meter, ...]] = reactive(())
     level: reactive[str] = reactive("none")
 
-    def watch_meters(self, meters: tuple[Meter, ...]) -> None:
+    def watch_meters(self, old: tuple[Meter, ...], meters: tuple[Meter, ...]) -> None:
+        if len(old) != len(meters):  # one line a meter: a layout only when the height changes
+            self.refresh(layout=True)
         levels = {m.level for m in meters}
         self.level = next((lv for lv in ("exhausted", "warning", "ok") if lv in levels), "none")
 

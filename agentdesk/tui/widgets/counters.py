@@ -15,8 +15,12 @@ class CounterPanel(Widget):
     CounterPanel { height: auto; }
     """
 
-    counters: reactive[Counters] = reactive(Counters, layout=True)
+    counters: reactive[Counters] = reactive(Counters)
     cost: reactive[tuple[float, ...]] = reactive(())
+
+    def watch_counters(self, old: Counters, new: Counters) -> None:
+        if old.approximate != new.approximate:  # the warning line comes or goes
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         c = self.counters

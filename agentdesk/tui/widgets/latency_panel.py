@@ -18,7 +18,11 @@ class LatencyPanel(Widget):
     LatencyPanel { height: auto; }
     """
 
-    series: reactive[tuple[LatencyView, ...]] = reactive((), layout=True)
+    series: reactive[tuple[LatencyView, ...]] = reactive(())
+
+    def watch_series(self, old: tuple[LatencyView, ...], new: tuple[LatencyView, ...]) -> None:
+        if _height(old) != _height(new):  # a layout only when the panel's height changes
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         header = Text(f"{'':<18}{'n':>6} {'p50':>7} {'p95':>7} {'p99':>7}  recent", style=BOLD)
@@ -38,3 +42,8 @@ class LatencyPanel(Widget):
             )
         text = Text("\n").join(rows)
         return text
+
+
+def _height(series: tuple[LatencyView, ...]) -> int:
+    """Lines drawn: the header, one per series and one per kind."""
+    return 1 + len(series) + len({s.kind for s in series})

@@ -34,8 +34,18 @@ class LinesView(ScrollView):
         raise NotImplementedError
 
     def lines_changed(self) -> None:
-        """Call after the data changed: resizes the virtual area and repaints."""
-        self.virtual_size = Size(self.size.width, self.line_count())
+        """Call after the data changed: resizes the virtual area and repaints.
+
+        Setting ``virtual_size`` asks for a layout of the whole screen, which at 160×50 costs
+        more than a frame; while lines stream in, the trace's length changes every frame. So
+        the size is set without its watcher and the scrollbar updated in place; a layout is
+        asked for only when the scrollbar appears or goes (Textual's own ``_scroll_update``,
+        which sets the reactive that does so).
+        """
+        size = Size(self.size.width, self.line_count())
+        if size != self.virtual_size:
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
