@@ -32,6 +32,7 @@ shared = ROOT.parent / "shared" / "tiktoken"
 if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
 
+from agentdesk import heap  # noqa: E402
 from agentdesk.engine.clock import run_virtual  # noqa: E402
 from agentdesk.engine.events import AnyEvent, AttemptFinished, StepFinished  # noqa: E402
 from agentdesk.projections.summary import RunSummary  # noqa: E402
@@ -79,6 +80,7 @@ def bench_engine(sessions: int, concurrency: int, store: bool = True) -> dict[st
         recorder = Recorder(db, batch, redactor, pipeline=sim.pipeline)
         listeners.append(recorder.offer)
     tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(sessions)]
+    heap.settle()  # as `agentdesk run` does once everything is loaded
     marks: dict[str, float] = {}
     done = 0
 

@@ -27,6 +27,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from agentdesk import heap
 from agentdesk.cli.console import (
     EXIT_GATE_FAILED,
     EXIT_OK,
@@ -143,6 +144,7 @@ def eval_command(
             before = store.results.baseline(plan.pipeline, baseline) if store and baseline else None
             total = plan.total_cases
             enabled = not as_json and total > 1
+            heap.settle()  # everything is loaded: keep it out of the collector's way
             with progress(total, enabled=enabled, description="evaluating") as tick:
                 attach = store.attach if store and not no_record else runner.no_listeners
                 report = runner.run(plan, tick, baseline=before, attach=attach)

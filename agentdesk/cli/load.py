@@ -18,6 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from agentdesk import heap
 from agentdesk.cli.console import (
     EXIT_OK,
     EXIT_RUN_FAILED,
@@ -193,6 +194,7 @@ def load(
         if record:
             recording = Recording.start(sim, db)
             recording.keep_tape(sim, {**plan.traffic_json(), "inputs": items})
+        heap.settle()  # everything is loaded: keep it out of the collector's way
         started = time.perf_counter()
         try:
             with _progress(duration, enabled=not as_json) as tick:

@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from rich.text import Text
 
+from agentdesk import heap
 from agentdesk.cli.console import (
     EXIT_OK,
     EXIT_RUN_FAILED,
@@ -112,6 +113,7 @@ def run(
             if recording is not None:
                 listeners.append(recording.recorder.offer)
             with progress(total, enabled=not as_json and total > 1) as advance:
+                heap.settle()  # everything is loaded: keep it out of the collector's way
                 _execute(sim, inputs, total, sessions, listeners, advance, recording, tape)
         title = (
             f"{sim.pipeline.spec.name} · scenario {sim.scenario_name} · seed {sim.seed}"

@@ -12,7 +12,6 @@ tests and screenshots use.
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from agentdesk import heap
 from agentdesk.alerts import load_rules
 from agentdesk.control import FAULTS_BY_KEY, PACES, LiveControl
 from agentdesk.engine.events import AnyEvent
@@ -106,10 +106,10 @@ class AgentdeskApp(App[None]):
     def on_mount(self) -> None:
         self.switch_mode("live")
         self.call_after_refresh(self.refresh_view)
-        # What is loaded by now (Textual, the workspace, the pipeline) lives as long as the app.
-        # Frozen, it is left out of full collections, which otherwise walked it for ~100 ms
-        # one to two times a second while events stream (a stalled frame each time).
-        self.call_after_refresh(gc.freeze)
+        # What is loaded by now (Textual, the workspace, the pipeline) lives as long as the app:
+        # frozen, full collections no longer walk it (~100 ms, a stalled frame, one to two
+        # times a second while events stream).
+        self.call_after_refresh(heap.settle)
         if self.live:
             self.control.start()
             self.bridge.start()
