@@ -108,8 +108,8 @@ class AgentdeskApp(App[None]):
         self.call_after_refresh(self.refresh_view)
         # What is loaded by now (Textual, the workspace, the pipeline) lives as long as the app:
         # frozen, full collections no longer walk it (~100 ms, a stalled frame, one to two
-        # times a second while events stream).
-        self.call_after_refresh(heap.settle)
+        # times a second while events stream). Young collections stay short (CPython's own).
+        self.call_after_refresh(heap.settle, None)
         if self.live:
             self.control.start()
             self.bridge.start()

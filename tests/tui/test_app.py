@@ -177,3 +177,23 @@ async def test_the_breaker_board_grows_with_its_rows() -> None:
             board.breakers = shown
             await pilot.pause()
             assert board.content_region.height == max(1, len(shown))
+
+
+async def test_a_kept_runs_list_line_follows_the_cursor_and_the_width() -> None:
+    """Finished runs' lines are kept between frames; the cursor's highlight and a new width
+    still redraw them."""
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        runs = app.screen.query_one(RunsList)
+
+        def reversed_line(y: int) -> bool:
+            return any(s.style is not None and s.style.reverse for s in runs.render_line(y))
+
+        assert runs.cursor == 0 and reversed_line(0) and not reversed_line(1)
+        await pilot.press("j")
+        assert reversed_line(1) and not reversed_line(0)
+        narrow = runs.render_line(2).cell_length
+        await pilot.resize_terminal(SIZE[0] - 20, SIZE[1])
+        await pilot.pause()
+        assert runs.render_line(2).cell_length < narrow

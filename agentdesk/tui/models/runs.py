@@ -148,6 +148,8 @@ class RunBook:
 
 
 def _update_row(row: RunRow, event: AnyEvent) -> None:
+    if row.status != "running":
+        return  # run_finished is a run's last word: a finished row never changes again
     if isinstance(event, RunFinished):
         row.status, row.duration, row.stop_reason = event.status, event.duration, event.stop_reason
     elif isinstance(event, StepStarted):

@@ -51,6 +51,12 @@ class RunsList(LinesView, can_focus=True):
     def line_count(self) -> int:
         return len(self.rows)
 
+    def line_source(self, index: int) -> object | None:
+        """A finished run's row: ``LiveModel.view`` hands out running rows as copies, and a
+        finished (or recorded) row never changes again."""
+        row = self.rows[index]
+        return row if row.status != "running" else None
+
     def draw(self, index: int, width: int) -> Line:
         row = self.rows[index]
         glyph, style = STATUS.get(row.status, ("?", DIM))
