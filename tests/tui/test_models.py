@@ -5,7 +5,7 @@ from __future__ import annotations
 from agentdesk.engine.events import RunStarted, StepStarted
 from agentdesk.tui.models.budgets import Meter, RunBudget
 from agentdesk.tui.models.live import fold
-from agentdesk.tui.models.runs import RunBook, build_trace
+from agentdesk.tui.models.runs import RUNNING_CAP, RunBook, build_trace
 from tests.tui.conftest import recorded
 
 
@@ -41,16 +41,20 @@ def test_the_trace_nests_run_step_attempt() -> None:
     assert attempt.depth == 2 and attempt.status == "ok"
 
 
-def test_the_run_book_is_bounded_but_never_drops_a_running_run() -> None:
-    """Only the last max_runs runs are kept; runs still running are never evicted."""
+def test_the_run_book_is_bounded_and_keeps_running_runs_up_to_a_cap() -> None:
+    """Only the last max_runs finished runs are kept; runs still running are kept too, up to
+    RUNNING_CAP times max_runs (past that, their run_finished was surely shed: oldest go)."""
     book = RunBook(max_runs=3)
-    for n in range(10):
+    for n in range(20):
         book.apply(
             RunStarted(
                 t=n, run_id=f"r{n}", pipeline="p", session=n, seed=0, scenario="", input=None
             )
         )
-    assert len(book.rows()) == 10  # all still running
+        if n == 9:
+            assert len(book.rows()) == 10  # all still running
+    kept = [row.run_id for row in book.rows()]
+    assert kept == [f"r{n}" for n in range(19, 19 - RUNNING_CAP * 3, -1)]  # the newest
     model = fold(list(recorded("happy")), max_runs=5)
     assert len(model.view().runs) <= 5 + 8  # the kept finished runs + those in flight
 

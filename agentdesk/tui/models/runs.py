@@ -98,6 +98,10 @@ class _Record:
     truncated: int = 0
 
 
+RUNNING_CAP = 4
+"""Runs in flight are kept past ``max_runs``, up to this many times it."""
+
+
 class RunBook:
     """The last ``max_runs`` runs and their events."""
 
@@ -145,6 +149,10 @@ class RunBook:
         finished = [k for k, r in self._runs.items() if r.row.status != "running"][:excess]
         for key in finished:
             del self._runs[key]
+        # A run whose run_finished was shed (the UI fell behind and the bridge dropped events)
+        # would stay "running" for ever: past a hard cap the oldest go, whatever their state.
+        while len(self._runs) > RUNNING_CAP * self.max_runs:
+            self._runs.popitem(last=False)
 
 
 def _update_row(row: RunRow, event: AnyEvent) -> None:
