@@ -7,13 +7,13 @@ survivors have grown by a quarter, and a full collection walks every object aliv
 10,000-session ``agentdesk run`` spent about a fifth of its time collecting, and the TUI
 stalled a frame on every full collection.
 
-``settle`` collects once and freezes what is alive (``gc.freeze``: left out of every later
-collection, and it lives as long as the process anyway). A batch job also runs young
-collections every 10,000 allocations, so most short-lived objects are freed by reference
-counting before a collection ever looks at them; the TUI keeps CPython's 700, whose pauses are
-shorter (at 10,000 a young collection took 2-10 ms, a middle one ~18 ms: a late frame). Only the
-first call in a process does anything: freezing again later would also freeze whatever garbage
-the runs since had left.
+``settle`` freezes what is alive (``gc.freeze``: left out of every later collection, and it
+lives as long as the process anyway; no collection first, which took ~45 ms, so start-up's
+little garbage stays). A batch job also runs young collections every 10,000 allocations, so
+most short-lived objects are freed by reference counting before a collection ever looks at
+them; the TUI keeps CPython's 700, whose pauses are shorter (at 10,000 a young collection took
+2-10 ms, a middle one ~18 ms: a late frame). Only the first call in a process does anything:
+freezing again later would also freeze whatever garbage the runs since had left.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ _settled = False
 
 
 def settle(young_every: int | None = YOUNG_THRESHOLD) -> None:
-    """Collect and freeze what is alive; young collections every ``young_every`` allocations
-    (``None``: CPython's own, for an interactive app). Only the first call in a process acts."""
+    """Freeze what is alive; young collections every ``young_every`` allocations (``None``:
+    CPython's own, for an interactive app). Only the first call in a process acts."""
     global _settled
     if _settled:
         return
     _settled = True
-    gc.collect()
     gc.freeze()
     if young_every is not None:
         _, middle, old = gc.get_threshold()
