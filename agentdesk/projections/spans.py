@@ -59,7 +59,7 @@ class SpanTree:
                 )
             )
         elif isinstance(event, StepStarted):
-            parent = _parent_of_step(event.run_id, event.step)
+            parent = parent_of_step(event.run_id, event.step)
             self._open(
                 Span(
                     f"{event.run_id}/{event.step}",
@@ -115,7 +115,7 @@ class SpanTree:
         span.attributes.update({k: v for k, v in attributes.items() if v not in ("", None)})
 
 
-def _parent_of_step(run_id: str, path: str) -> str:
+def parent_of_step(run_id: str, path: str) -> str:
     """``review[2]/judge`` has ``review`` as its parent step; a top-level step has the run."""
     head, sep, _ = path.rpartition("/")
     if not sep:

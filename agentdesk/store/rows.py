@@ -1,10 +1,12 @@
 """Events → table rows: what the writer inserts for each batch of events.
 
 A pure fold (no database, no thread), so it can be tested on its own and the writer stays a
-loop of "take events, fold, insert, commit". It keeps, per run in progress, the span tree
-(``projections.spans.SpanTree``, dropped when the run ends so memory stays flat over thousands
-of runs) and the run's totals. Spans become rows when they close; spans still open when their
-run finishes are written as ``unfinished``.
+loop of "take events, fold, insert, commit". It keeps, per run in progress, the spans still
+open and the run's totals (dropped when the run ends, so memory stays flat over thousands of
+runs). Spans become rows when they close; spans still open when their run finishes are written
+as ``unfinished``. The spans are those ``projections.spans.SpanTree`` derives (same ids,
+parents, names and attributes), kept flat here: the writer never needs the tree, and building
+it was a third of the fold.
 
 Rows are tuples in the column order of ``EVENT_COLUMNS`` and ``SPAN_COLUMNS``: the writer hands
 them to the driver's ``executemany`` unchanged. Events of types this version does not know (a
@@ -13,6 +15,7 @@ newer engine) are stored the same way: type, run, time and JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,7 +31,7 @@ from agentdesk.engine.events import (
     StepStarted,
     TokensCounted,
 )
-from agentdesk.projections.spans import Span, SpanTree
+from agentdesk.projections.spans import parent_of_step
 from agentdesk.store.redaction import Redactor
 
 EVENT_COLUMNS = ("batch_id", "seq", "run_id", "type", "t", "data")
@@ -87,6 +90,9 @@ RUN_TOTALS = (
 )
 """The run columns known only once the run has finished (updated if it started earlier)."""
 
+PAUSE_EVERY = 128
+"""Events folded between two pauses (~0.8 ms of work) when the writer asks for pauses."""
+
 _tags: dict[type, str] = {}
 
 
@@ -99,10 +105,26 @@ def event_type(event: Event) -> str:
     return tag
 
 
+class _Open:
+    """A span not yet closed."""
+
+    __slots__ = ("attributes", "kind", "name", "parent_id", "start")
+
+    def __init__(
+        self, parent_id: str | None, kind: str, name: str, start: float, attributes: dict[str, Any]
+    ) -> None:
+        self.parent_id = parent_id
+        self.kind = kind
+        self.name = name
+        self.start = start
+        self.attributes = attributes
+
+
 @dataclass
 class _RunState:
     row: dict[str, Any]
-    tree: SpanTree = field(default_factory=SpanTree)
+    spans: dict[str, _Open] = field(default_factory=dict)
+    """The run's open spans by id, in the order they opened."""
     stored: bool = False
     """The run's row was inserted by an earlier batch: its end is an update, not an insert."""
 
@@ -142,8 +164,20 @@ class RecordFold:
         """Releases recorded in the store (a run row may only name one of these)."""
         self._runs: dict[str, _RunState] = {}
 
-    def take(self, events: list[AnyEvent]) -> Rows:
+    def take(self, events: list[AnyEvent], pause: Callable[[], object] | None = None) -> Rows:
+        """The rows of the next batch of events. ``pause`` is called between slices of
+        ``PAUSE_EVERY`` events: the writer passes ``time.sleep(0)`` to hand the GIL over."""
         rows = Rows()
+        every = PAUSE_EVERY if pause is not None else max(len(events), 1)
+        for start in range(0, len(events), every):
+            if start and pause is not None:
+                pause()
+            self._take(events[start : start + every], rows)
+        for state in self._runs.values():
+            state.stored = True
+        return rows
+
+    def _take(self, events: list[AnyEvent], rows: Rows) -> None:
         append, runs, batch_id = rows.events.append, self._runs, self.batch_id
         event_json = self.redactor.event_json
         for seq, event in enumerate(events, start=self.seq + 1):
@@ -159,9 +193,6 @@ class RecordFold:
                 if handler is not None:
                     handler(self, state, event, rows)
         self.seq += len(events)
-        for state in runs.values():
-            state.stored = True
-        return rows
 
     def _start(self, event: RunStarted) -> _RunState:
         row = {
@@ -192,18 +223,38 @@ class RecordFold:
         state = self._runs[event.run_id] = _RunState(row)
         return state
 
-    def _open(self, state: _RunState, event: AnyEvent, rows: Rows) -> None:
-        state.tree.apply(event)
+    def _run_span(self, state: _RunState, event: RunStarted, rows: Rows) -> None:
+        attributes = _present(session=event.session, scenario=event.scenario, release=event.release)
+        state.spans[event.run_id] = _Open(None, "run", event.pipeline, event.t, attributes)
+
+    def _step_span(self, state: _RunState, event: StepStarted, rows: Rows) -> None:
+        attributes = _present(kind=event.kind, artifacts=list(event.artifacts))
+        parent = parent_of_step(event.run_id, event.step)
+        span = _Open(parent, "step", event.step, event.t, attributes)
+        state.spans[f"{event.run_id}/{event.step}"] = span
+
+    def _attempt_span(self, state: _RunState, event: AttemptStarted, rows: Rows) -> None:
+        step = f"{event.run_id}/{event.step}"
+        attributes = {"service": event.service, "model": event.model}
+        state.spans[f"{step}#{event.attempt}"] = _Open(
+            step, "attempt", event.target, event.t, attributes
+        )
 
     def _attempt(self, state: _RunState, event: AttemptFinished, rows: Rows) -> None:
         state.row["attempts"] += 1
         state.row["errors"] += event.outcome == "error"
-        state.tree.apply(event)
-        self._span(state, f"{event.run_id}/{event.step}#{event.attempt}", rows)
+        span_id = f"{event.run_id}/{event.step}#{event.attempt}"
+        span = state.spans.pop(span_id, None)
+        if span is not None:
+            extra = _present(status_code=event.status_code, error_kind=event.error_kind)
+            rows.spans.append(self._span_row(span_id, span, event.t, event.outcome, extra))
 
     def _step(self, state: _RunState, event: StepFinished, rows: Rows) -> None:
-        state.tree.apply(event)
-        self._span(state, f"{event.run_id}/{event.step}", rows)
+        span_id = f"{event.run_id}/{event.step}"
+        span = state.spans.pop(span_id, None)
+        if span is not None:
+            extra = {"error": event.error} if event.error else None
+            rows.spans.append(self._span_row(span_id, span, event.t, event.status, extra))
 
     def _retry(self, state: _RunState, event: RetryScheduled, rows: Rows) -> None:
         state.row["retries"] += 1
@@ -218,7 +269,6 @@ class RecordFold:
         row["approximate"] = row["approximate"] or event.approximate
 
     def _finish(self, state: _RunState, event: RunFinished, rows: Rows) -> None:
-        state.tree.apply(event)
         row = state.row
         row.update(
             status=event.status,
@@ -227,34 +277,39 @@ class RecordFold:
             duration=event.duration,
             output=self._json(event.output),
         )
-        for span_id in [s for s in state.tree.spans if s != event.run_id]:
-            state.tree.spans[span_id].status = "unfinished"
-            self._span(state, span_id, rows)
-        self._span(state, event.run_id, rows)
+        run = state.spans.pop(event.run_id, None)
+        for span_id, span in state.spans.items():
+            rows.spans.append(self._span_row(span_id, span, None, "unfinished", None))
+        if run is not None:
+            extra = {"stop_reason": event.stop_reason} if event.stop_reason else None
+            rows.spans.append(self._span_row(event.run_id, run, event.t, event.status, extra))
         del self._runs[event.run_id]
         rows.acknowledged.append(event.run_id)
         if state.stored:
             rows.finished_runs.append(row)
 
-    def _span(self, state: _RunState, span_id: str, rows: Rows) -> None:
-        span = state.tree.spans.pop(span_id, None)
-        if span is not None:
-            rows.spans.append(self._span_row(span))
-
-    def _span_row(self, span: Span) -> tuple[Any, ...]:
-        run_id = span.span_id.split("/", 1)[0]
-        attributes = self._json(span.attributes) or "{}"
+    def _span_row(
+        self,
+        span_id: str,
+        span: _Open,
+        end: float | None,
+        status: str,
+        extra: dict[str, Any] | None,
+    ) -> tuple[Any, ...]:
+        attributes = span.attributes
+        if extra:
+            attributes = attributes | extra
         return (
             self.batch_id,
-            span.span_id,
-            run_id,
+            span_id,
+            span_id.split("/", 1)[0],
             span.parent_id,
             span.kind,
             self.redactor.text(span.name),
             span.start,
-            span.end,
-            span.status,
-            attributes,
+            end,
+            status,
+            self._json(attributes) or "{}",
         )
 
     def _json(self, value: Any) -> str | None:
@@ -264,10 +319,15 @@ class RecordFold:
         return self.redactor.json(value).decode()
 
 
+def _present(**attributes: Any) -> dict[str, Any]:
+    """The attributes that hold something, as ``SpanTree`` keeps them."""
+    return {k: v for k, v in attributes.items() if v not in ("", None, [])}
+
+
 _HANDLERS: dict[type, Any] = {
-    RunStarted: RecordFold._open,
-    StepStarted: RecordFold._open,
-    AttemptStarted: RecordFold._open,
+    RunStarted: RecordFold._run_span,
+    StepStarted: RecordFold._step_span,
+    AttemptStarted: RecordFold._attempt_span,
     AttemptFinished: RecordFold._attempt,
     StepFinished: RecordFold._step,
     RetryScheduled: RecordFold._retry,

@@ -19,6 +19,8 @@ from agentdesk.projections.spans import SpanTree
 from agentdesk.projections.summary import RunSummary
 from agentdesk.store import StoreError
 from agentdesk.store.queries import find_run, list_runs, run_events
+from agentdesk.store.redaction import Redactor
+from agentdesk.store.rows import PAUSE_EVERY, RecordFold
 from tests.store.conftest import Record
 
 
@@ -63,10 +65,25 @@ def test_spans_are_the_span_tree_of_the_events(store: Engine, record: Record) ->
     for event in recorded.events:
         tree.apply(event)
     expected = sorted(
-        (s.span_id, s.parent_id, s.kind, s.start, s.end, s.status) for s in tree.spans.values()
+        (s.span_id, s.parent_id, s.kind, s.name, s.start, s.end, s.status, s.attributes)
+        for s in tree.spans.values()
     )
-    stored = _rows(store, 'SELECT span_id, parent_id, kind, start, "end", status FROM spans')
+    columns = 'span_id, parent_id, kind, name, start, "end", status, attributes'
+    stored = [
+        (*r[:-1], json.loads(str(r[-1]))) for r in _rows(store, f"SELECT {columns} FROM spans")
+    ]
+    assert any(attributes.get("status_code") for *_, attributes in stored)
     assert sorted(stored) == expected  # type: ignore[type-var]
+
+
+def test_a_fold_that_pauses_makes_the_same_rows(store: Engine, record: Record) -> None:
+    events = record(runs=12).events
+    redactor = Redactor()
+    whole = RecordFold("b", redactor).take(events)
+    pauses: list[None] = []
+    sliced = RecordFold("b", redactor).take(events, lambda: pauses.append(None))
+    assert len(pauses) == (len(events) - 1) // PAUSE_EVERY
+    assert sliced == whole
 
 
 def test_runs_name_their_release_and_step_spans_the_files_they_read(
