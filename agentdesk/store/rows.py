@@ -179,11 +179,12 @@ class RecordFold:
 
     def _take(self, events: list[AnyEvent], rows: Rows) -> None:
         append, runs, batch_id = rows.events.append, self._runs, self.batch_id
-        event_json = self.redactor.event_json
+        event_json, tags = self.redactor.event_json, _tags
         for seq, event in enumerate(events, start=self.seq + 1):
             kind = type(event)
             data = event_json(event).decode()
-            append((batch_id, seq, event.run_id, event_type(event), event.t, data))
+            tag = tags.get(kind) or event_type(event)
+            append((batch_id, seq, event.run_id, tag, event.t, data))
             if isinstance(event, RunStarted):
                 rows.new_runs.append(self._start(event).row)
             state = runs.get(event.run_id)
@@ -228,7 +229,9 @@ class RecordFold:
         state.spans[event.run_id] = _Open(None, "run", event.pipeline, event.t, attributes)
 
     def _step_span(self, state: _RunState, event: StepStarted, rows: Rows) -> None:
-        attributes = _present(kind=event.kind, artifacts=list(event.artifacts))
+        attributes: dict[str, Any] = {"kind": event.kind} if event.kind else {}
+        if event.artifacts:
+            attributes["artifacts"] = list(event.artifacts)
         parent = parent_of_step(event.run_id, event.step)
         span = _Open(parent, "step", event.step, event.t, attributes)
         state.spans[f"{event.run_id}/{event.step}"] = span
@@ -246,7 +249,11 @@ class RecordFold:
         span_id = f"{event.run_id}/{event.step}#{event.attempt}"
         span = state.spans.pop(span_id, None)
         if span is not None:
-            extra = _present(status_code=event.status_code, error_kind=event.error_kind)
+            extra: dict[str, Any] = {}
+            if event.status_code is not None:
+                extra["status_code"] = event.status_code
+            if event.error_kind:
+                extra["error_kind"] = event.error_kind
             rows.spans.append(self._span_row(span_id, span, event.t, event.outcome, extra))
 
     def _step(self, state: _RunState, event: StepFinished, rows: Rows) -> None:
