@@ -61,12 +61,6 @@ log = logging.getLogger(__name__)
 _CLOSE = object()
 
 
-def _hand_over() -> None:
-    """Let the committer take the GIL back: it releases it for every SQLite step and, with
-    the fold running flat out, would wait a whole switch interval (5 ms) to re-take it."""
-    time.sleep(0)
-
-
 Acknowledge = Callable[[str, str], None]
 FOLDED_AHEAD = 4
 """Folded batches that may wait for the committer before the writer waits for it."""
@@ -106,6 +100,7 @@ class Recorder:
         self._max_batch = max_batch
         self._interval = flush_interval
         self._queue: queue.Queue[Any] = queue.Queue(max_chunks)
+        self._committing = False
         self._folded: queue.Queue[Any] = queue.Queue(FOLDED_AHEAD)
         self._write_batch_row(batch)
         self._thread = threading.Thread(target=self._drain, name="agentdesk-store", daemon=True)
@@ -191,7 +186,7 @@ class Recorder:
 
     def _fold_batch(self, events: list[AnyEvent]) -> None:
         try:
-            rows = self._fold.take(events, _hand_over).snapshot()
+            rows = self._fold.take(events, self._hand_over).snapshot()
         except Exception as exc:  # the run must go on; close() reports it
             self._fail(exc)
             return
@@ -215,8 +210,16 @@ class Recorder:
             if waiting and self.error is None:
                 self._commit(waiting)
 
+    def _hand_over(self) -> None:
+        """Let the committer, if it is writing, take the GIL back: it releases it for every
+        SQLite step and, with the fold running flat out, would wait a whole switch interval
+        (5 ms) to re-take it. (When it is not writing, a pause would only slow the runs.)"""
+        if self._committing:
+            time.sleep(0)
+
     def _commit(self, batches: list[Rows]) -> None:
         """One transaction, then its finished runs acknowledged."""
+        self._committing = True
         try:
             with self.engine.begin() as conn:
                 for rows in batches:
@@ -224,6 +227,8 @@ class Recorder:
         except Exception as exc:  # the run must go on; close() reports it
             self._fail(exc)
             return
+        finally:
+            self._committing = False
         for rows in batches:
             self.acknowledged += len(rows.acknowledged)
             if self._on_acknowledged is not None:
