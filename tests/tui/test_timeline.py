@@ -27,6 +27,7 @@ from agentdesk.engine.events import (
 from agentdesk.simulation import Simulation, demo_workspace
 from agentdesk.tui.models.live import fold
 from agentdesk.tui.models.timeline import Moment, Timeline, mark_of
+from agentdesk.tui.widgets.timeline_strip import LABEL, StripData, TimelineStrip
 from tests.tui.conftest import recorded
 from tests.tui.test_hostile import HOSTILE
 
@@ -263,3 +264,19 @@ def test_hostile_names_and_errors_fold_without_harm(text: str) -> None:
     assert moment.run_id == text
     assert moment.breakers[0].name == text and moment.breakers[0].state == "open"
     assert any(text in line.detail for line in timeline.moment(6).trace if line.detail)
+
+
+@pytest.mark.parametrize("width", [20, 40, 97])
+def test_the_axis_shows_the_first_and_last_times_whole_or_not_at_all(width: int) -> None:
+    """Wherever the cursor is, the axis never shows part of a time: the cursor's own time is
+    always there, and the first and last times only where they fit beside it."""
+    strip = TimelineStrip()
+    times = tuple(i * 0.37 for i in range(200))
+    strip.data = StripData(times=times)
+    for cursor in range(len(times)):
+        strip.cursor = cursor
+        axis = strip._axis(width, strip.column(times[cursor], width)).plain[LABEL:]
+        assert len(axis) == width
+        words = axis.replace("▲", " ").split()
+        assert f"{times[cursor]:,.1f}s" in words
+        assert set(words) <= {f"{times[cursor]:,.1f}s", "0.0s", f"{times[-1]:,.1f}s"}

@@ -102,13 +102,17 @@ class TimelineStrip(Widget, can_focus=True):
         data = self.data
         now = data.times[min(self.cursor, len(data.times) - 1)]
         cells = [" "] * width
-        left, right = _clock(data.start), _clock(data.end)
-        _put(cells, 0, left)
-        _put(cells, width - len(right), right)
         label = f"▲ {_clock(now)}"
         start = at if at + len(label) <= width else max(0, at - len(label) + 1)
         if start != at:
             label = f"{_clock(now)} ▲"
+        # The first and last times are shown whole, with a space before the cursor's time,
+        # or not at all: a cursor near either end would otherwise overwrite half of one.
+        left, right = _clock(data.start), _clock(data.end)
+        if len(left) < start:
+            _put(cells, 0, left)
+        if start + len(label) < width - len(right):
+            _put(cells, width - len(right), right)
         _put(cells, start, label)
         text = Text(f"{'t':<{LABEL}}", style=DIM)
         text.append("".join(cells[:start]), DIM)
