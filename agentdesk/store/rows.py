@@ -105,19 +105,15 @@ def event_type(event: Event) -> str:
     return tag
 
 
+@dataclass(slots=True)
 class _Open:
     """A span not yet closed."""
 
-    __slots__ = ("attributes", "kind", "name", "parent_id", "start")
-
-    def __init__(
-        self, parent_id: str | None, kind: str, name: str, start: float, attributes: dict[str, Any]
-    ) -> None:
-        self.parent_id = parent_id
-        self.kind = kind
-        self.name = name
-        self.start = start
-        self.attributes = attributes
+    parent_id: str | None
+    kind: str
+    name: str
+    start: float
+    attributes: dict[str, Any]
 
 
 @dataclass
