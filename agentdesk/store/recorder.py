@@ -7,9 +7,10 @@ into rows (``rows.RecordFold``), flushing by size or every ``flush_interval`` se
 committer thread inserts the rows — events, spans that closed, runs that started or finished —
 in order, each batch in one transaction with any other batches already folded (a group
 commit). The two overlap: SQLite releases the GIL while it steps a statement, so on two cores
-the next batch is folded while this one is written. The fold pauses (``time.sleep(0)``) every
-128 events: without that the committer, which gives the GIL up at every statement, waited a
-whole switch interval (5 ms) to get it back each time, and the two ran one after the other.
+the next batch is folded while this one is written. While the committer writes, the fold
+pauses (``time.sleep(0)``) every 128 events: without that the committer, which gives the GIL
+up at every statement, waited a whole switch interval (5 ms) to get it back each time, and the
+two ran one after the other.
 
 Back-pressure, not loss: when the queue is full, ``offer`` blocks until the writer catches up,
 so a slow disk slows the simulation and nothing is dropped. (Nothing in the engine awaits the
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
-
-
 Acknowledge = Callable[[str, str], None]
 FOLDED_AHEAD = 4
 """Folded batches that may wait for the committer before the writer waits for it."""
@@ -199,16 +198,12 @@ class Recorder:
         closing = False
         while not closing:
             waiting = [self._folded.get()]
-            while waiting[-1] is not _CLOSE:
-                try:
-                    waiting.append(self._folded.get_nowait())
-                except queue.Empty:
-                    break
-            if waiting[-1] is _CLOSE:
-                closing = True
-                waiting.pop()
-            if waiting and self.error is None:
-                self._commit(waiting)
+            while waiting[-1] is not _CLOSE and not self._folded.empty():
+                waiting.append(self._folded.get_nowait())  # this thread is the only reader
+            closing = waiting[-1] is _CLOSE
+            batches = waiting[:-1] if closing else waiting
+            if batches and self.error is None:
+                self._commit(batches)
 
     def _hand_over(self) -> None:
         """Let the committer, if it is writing, take the GIL back: it releases it for every
