@@ -17,24 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+import _common  # noqa: F401  (sets up the path and tiktoken)
 
-from agentdesk.evals import runner  # noqa: E402
-from agentdesk.projections.summary import RunSummary  # noqa: E402
-from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
+from agentdesk.evals import runner
+from agentdesk.projections.summary import RunSummary
+from agentdesk.simulation import Simulation, demo_workspace
 
 
 def golden_file(folder: Path, cases: int) -> Path:

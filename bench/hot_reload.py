@@ -45,7 +45,6 @@ import queue
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -53,19 +52,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+import watchfiles
+from _common import ROOT
 
-import watchfiles  # noqa: E402
-
-from agentdesk.artifacts.session import ArtifactSession, Outcome  # noqa: E402
-from agentdesk.artifacts.watch import DEBOUNCE_MS, Watcher  # noqa: E402
-from agentdesk.spec.sources import artifact_id  # noqa: E402
-from agentdesk.store.artifacts import Registry  # noqa: E402
-from agentdesk.store.database import locate, open_engine  # noqa: E402
+from agentdesk.artifacts.session import ArtifactSession, Outcome
+from agentdesk.artifacts.watch import DEBOUNCE_MS, Watcher
+from agentdesk.spec.sources import artifact_id
+from agentdesk.store.artifacts import Registry
+from agentdesk.store.database import locate, open_engine
 
 PROMPT = "prompts/triage.user.md"
 TIMEOUT = 5.0

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common  # noqa: F401  (sets up the path and tiktoken)
 
 from agentdesk.incidents.bundle import Bundle, bundle_lines, read_bundle
 from agentdesk.incidents.record import TapeReel, record

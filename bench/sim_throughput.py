@@ -18,32 +18,18 @@ import asyncio
 import gc
 import os
 import resource
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import rss_mb
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
-
-from agentdesk import heap  # noqa: E402
-from agentdesk.engine.clock import run_virtual  # noqa: E402
-from agentdesk.engine.events import AnyEvent, AttemptFinished, StepFinished  # noqa: E402
-from agentdesk.projections.summary import RunSummary  # noqa: E402
-from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from agentdesk import heap
+from agentdesk.engine.clock import run_virtual
+from agentdesk.engine.events import AnyEvent, AttemptFinished, StepFinished
+from agentdesk.projections.summary import RunSummary
+from agentdesk.simulation import Simulation, demo_workspace
 
 
 def peak_rss_mb() -> float:

@@ -25,24 +25,19 @@ import argparse
 import os
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+import _common  # noqa: F401  (sets up the path and tiktoken)
 
-from agentdesk.engine.events import AnyEvent  # noqa: E402
-from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
-from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for  # noqa: E402
-from agentdesk.store.database import WAL_AUTOCHECKPOINT  # noqa: E402
-from agentdesk.store.recorder import Inserter  # noqa: E402
-from agentdesk.store.rows import EVENT_COLUMNS, RUN_COLUMNS, SPAN_COLUMNS, RecordFold  # noqa: E402
+from agentdesk.engine.events import AnyEvent
+from agentdesk.simulation import Simulation, demo_workspace
+from agentdesk.store import Recorder, locate, new_batch, open_engine, redactor_for
+from agentdesk.store.database import WAL_AUTOCHECKPOINT
+from agentdesk.store.recorder import Inserter
+from agentdesk.store.rows import EVENT_COLUMNS, RUN_COLUMNS, SPAN_COLUMNS, RecordFold
 
 
 def capture(sessions: int) -> tuple[Simulation, list[AnyEvent]]:

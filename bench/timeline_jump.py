@@ -25,25 +25,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+import _common  # noqa: F401  (sets up the path and tiktoken)
 
-from agentdesk.engine.events import AnyEvent  # noqa: E402
-from agentdesk.simulation import Simulation, demo_workspace  # noqa: E402
-from agentdesk.tui.models.timeline import MarkKind, Timeline  # noqa: E402
+from agentdesk.engine.events import AnyEvent
+from agentdesk.simulation import Simulation, demo_workspace
+from agentdesk.tui.models.timeline import MarkKind, Timeline
 
 SCENARIO = "payments-503-storm"
 TARGET_MS = 50.0

@@ -17,23 +17,15 @@ round of each counts, which filters out the noise of other work on the machine):
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-shared = ROOT.parent / "shared" / "tiktoken"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and shared.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(shared)
+import _common  # noqa: F401  (sets up the path and tiktoken)
+import tiktoken
 
-import tiktoken  # noqa: E402
-
-from agentdesk.tokens.counting import TokenCounter, encoding_for  # noqa: E402
+from agentdesk.tokens.counting import TokenCounter, encoding_for
 
 VOCABULARY = (
     "the customer reports a refund that never arrived for order with card ending payment "

@@ -21,9 +21,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import msgspec
+from _common import rss_mb
 
 from agentdesk.engine.events import AnyEvent
 from agentdesk.tui.app import AgentdeskApp
@@ -31,13 +31,6 @@ from agentdesk.tui.screenshots import recorded_events
 from agentdesk.tui.widgets.status_line import StatusLine
 
 SIZE = (160, 50)
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def stream(recorded: list[AnyEvent]) -> Iterator[AnyEvent]:
