@@ -53,7 +53,7 @@ class SpanTree:
                     "run",
                     event.pipeline,
                     event.t,
-                    attributes=_present(
+                    attributes=present(
                         session=event.session, scenario=event.scenario, release=event.release
                     ),
                 )
@@ -67,7 +67,7 @@ class SpanTree:
                     "step",
                     event.step,
                     event.t,
-                    attributes=_present(kind=event.kind, artifacts=list(event.artifacts)),
+                    attributes=present(kind=event.kind, artifacts=list(event.artifacts)),
                 )
             )
         elif isinstance(event, AttemptStarted):
@@ -123,6 +123,6 @@ def parent_of_step(run_id: str, path: str) -> str:
     return f"{run_id}/{head.rsplit('[', 1)[0] if head.endswith(']') else head}"
 
 
-def _present(**attributes: Any) -> dict[str, Any]:
+def present(**attributes: Any) -> dict[str, Any]:
     """The attributes that hold something (an empty release or file list is left out)."""
     return {k: v for k, v in attributes.items() if v not in ("", None, [])}

@@ -31,7 +31,7 @@ from agentdesk.engine.events import (
     StepStarted,
     TokensCounted,
 )
-from agentdesk.projections.spans import parent_of_step
+from agentdesk.projections.spans import parent_of_step, present
 from agentdesk.store.redaction import Redactor
 
 EVENT_COLUMNS = ("batch_id", "seq", "run_id", "type", "t", "data")
@@ -221,7 +221,7 @@ class RecordFold:
         return state
 
     def _run_span(self, state: _RunState, event: RunStarted, rows: Rows) -> None:
-        attributes = _present(session=event.session, scenario=event.scenario, release=event.release)
+        attributes = present(session=event.session, scenario=event.scenario, release=event.release)
         state.spans[event.run_id] = _Open(None, "run", event.pipeline, event.t, attributes)
 
     def _step_span(self, state: _RunState, event: StepStarted, rows: Rows) -> None:
@@ -320,11 +320,6 @@ class RecordFold:
         if value is None:
             return None
         return self.redactor.json(value).decode()
-
-
-def _present(**attributes: Any) -> dict[str, Any]:
-    """The attributes that hold something, as ``SpanTree`` keeps them."""
-    return {k: v for k, v in attributes.items() if v not in ("", None, [])}
 
 
 _HANDLERS: dict[type, Any] = {
