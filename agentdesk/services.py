@@ -1,7 +1,7 @@
 """Service names → httpx clients: the one seam between the engine and everything downstream.
 
-A workspace service is either ``sim: NAME`` (an in-process ASGI sim, reached through httpx's
-ASGI transport) or ``url: …`` (a served sim on loopback, or any real OpenAI-compatible or HTTP
+A workspace service is either ``sim: NAME`` (an in-process sim, its gateway called directly by
+``SimTransport``) or ``url: …`` (a served sim on loopback, or any real OpenAI-compatible or HTTP
 API, through httpx's pooled HTTP transport). The engine only ever sees ``ServiceClient``
 objects wrapping an httpx transport; it cannot tell which is which, which is the point.
 
@@ -15,26 +15,68 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from agentdesk.engine.transport import ServiceClient
+from agentdesk.engine.transport import Received, ServiceClient
 from agentdesk.errors import ServiceConfigError
 from agentdesk.spec.models import ServiceSpec, WorkspaceSpec
-from sims.asgi import ASGIApp, ConnectionReset
+from sims.asgi import ASGIApp, ConnectionReset, reply_headers, request_of
+from sims.gateway import Gateway
 from sims.world import SimWorld
 
 
 class SimTransport(httpx.AsyncBaseTransport):
-    """httpx's ASGI transport, plus what a real socket would do when a sim drops the line."""
+    """A sim reached in-process, plus what a real socket would do when it drops the line.
+
+    A sim's ``Gateway`` is called directly: the request is handed over as its ASGI app would
+    read it and the reply comes back as the response it would send (same status, headers and
+    bytes; tests/sims/test_transport.py holds the paths to that). ASGI's message coroutines
+    and response streams, and httpx's request and response objects (``exchange``, the path
+    ``ServiceClient`` takes when nothing wraps this transport), cost a third of a simulated
+    call and carry nothing a sim needs. Any other ASGI app (a test's wrapper) goes through
+    httpx's ASGI transport.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
+        self._gateway = app if isinstance(app, Gateway) else None
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await self._inner.handle_async_request(request)
+            if self._gateway is None:
+                return await self._inner.handle_async_request(request)
+            body = await request.aread()
+            headers = request.headers.multi_items()
+            received = await self.exchange(request.method, request.url, headers, body)
         except ConnectionReset as exc:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            ) from exc
+            raise _disconnected(request) from exc
+        return httpx.Response(
+            received.status_code,
+            headers=received.headers.raw,
+            content=received.content,
+            request=request,
+        )
+
+    async def exchange(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes
+    ) -> Received:
+        if self._gateway is None:
+            request = httpx.Request(method, url, headers=headers, content=content or None)
+            response = await self.handle_async_request(request)
+            await response.aread()
+            return Received(response.status_code, response.headers, response.content)
+        lowered = {name.lower(): value for name, value in headers}
+        asked = request_of(method, url.path, url.query, lowered, content)
+        try:
+            reply = await self._gateway.respond(asked)
+        except ConnectionReset as exc:
+            raise _disconnected(None) from exc
+        body = reply.body()
+        return Received(reply.status, httpx.Headers(reply_headers(reply, body)), body)
+
+
+def _disconnected(request: httpx.Request | None) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(
+        "Server disconnected without sending a response.", request=request
+    )
 
 
 def uses_network(spec: WorkspaceSpec) -> bool:

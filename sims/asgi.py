@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
@@ -58,7 +58,8 @@ class Reply:
     """Seconds to wait after the work is done (an LLM's generation time)."""
 
     def with_headers(self, *headers: tuple[str, str]) -> Reply:
-        return replace(self, headers=self.headers + headers)
+        extended = self.headers + headers
+        return Reply(self.status, self.payload, extended, self.raw, self.extra_latency)
 
     def body(self) -> bytes:
         if self.raw is not None:
@@ -97,17 +98,31 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    return Request(scope["method"], scope["path"], query, headers, b"".join(chunks))
+    query = scope.get("query_string", b"")
+    return request_of(scope["method"], scope["path"], query, headers, b"".join(chunks))
+
+
+def request_of(
+    method: str, path: str, query_string: bytes, headers: dict[str, str], body: bytes
+) -> Request:
+    """A ``Request`` from its parts as they travel: the path percent-decoded, the header
+    names lower-cased."""
+    query = dict(parse_qsl(query_string.decode("latin-1"))) if query_string else {}
+    return Request(method, path, query, headers, body)
+
+
+def reply_headers(reply: Reply, body: bytes) -> list[tuple[bytes, bytes]]:
+    """The response headers of a reply whose body is ``body``: JSON, its length, the sim's."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers),
+    ]
 
 
 async def send_reply(send: Send, reply: Reply) -> None:
     """Send a reply as ``application/json`` with its length."""
     body = reply.body()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers),
-    ]
+    headers = reply_headers(reply, body)
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -54,7 +55,13 @@ HANG_SECONDS = 86_400.0
 
 def http_date(sim_seconds: float) -> str:
     """An HTTP-date for a sim-clock time (whole seconds, rounded down)."""
-    return formatdate(SIM_EPOCH + math.floor(sim_seconds), usegmt=True)
+    return _http_date(math.floor(sim_seconds))
+
+
+@functools.lru_cache(maxsize=256)
+def _http_date(whole_seconds: int) -> str:
+    """Every reply is dated; a sim second holds hundreds of them."""
+    return formatdate(SIM_EPOCH + whole_seconds, usegmt=True)
 
 
 @dataclass(frozen=True, slots=True)

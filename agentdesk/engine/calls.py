@@ -30,7 +30,7 @@ from agentdesk.engine.policies.breaker import BreakerBoard, Transition
 from agentdesk.engine.policies.retry import Failure, FailureKind, GiveUp, RetryPolicy, classify
 from agentdesk.engine.rng import rng_for
 from agentdesk.engine.state import RunState, StepFailed, stamp
-from agentdesk.engine.transport import ServiceClient
+from agentdesk.engine.transport import Received, ServiceClient
 from agentdesk.spec.models import PolicySpec
 
 _ERROR_KINDS: tuple[tuple[type[Exception], FailureKind], ...] = (
@@ -260,7 +260,7 @@ class CallExecutor:
         return _interpret(response)
 
 
-def _interpret(response: httpx.Response) -> tuple[Reply | None, Failure | None]:
+def _interpret(response: Received) -> tuple[Reply | None, Failure | None]:
     headers = response.headers  # case-insensitive already
     if response.status_code >= 400:
         message = f"HTTP {response.status_code}"

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -22,6 +23,24 @@ import msgspec
 _JSON = (("content-type", "application/json"),)
 URL_CACHE = 4096
 """Parsed URLs remembered per service."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A response read in full: what the engine looks at."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+class Exchange(Protocol):
+    """A transport that answers a request in-process, without httpx's request and response
+    objects (an in-process sim: building and reading those is a tenth of a simulated call)."""
+
+    async def exchange(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes
+    ) -> Received: ...
 
 
 class ServiceClient:
@@ -37,6 +56,7 @@ class ServiceClient:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._transport = transport
+        self._exchange: Exchange | None = transport if hasattr(transport, "exchange") else None
         self._headers = list((headers or {}).items())
         self._urls: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = OrderedDict()
 
@@ -48,20 +68,23 @@ class ServiceClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
-    ) -> httpx.Response:
+    ) -> Received:
         """One request, its body read in full; transport errors raise ``httpx.HTTPError``."""
         merged = [*self._headers, *(headers or {}).items()]
-        content = None
+        content = b""
         if json is not None:
             content = msgspec.json.encode(json)
             merged += _JSON
-        request = httpx.Request(method, self._url(path, params), headers=merged, content=content)
+        url = self._url(path, params)
+        if self._exchange is not None:
+            return await self._exchange.exchange(method, url, merged, content)
+        request = httpx.Request(method, url, headers=merged, content=content or None)
         response = await self._transport.handle_async_request(request)
         try:
             await response.aread()
         finally:
             await response.aclose()
-        return response
+        return Received(response.status_code, response.headers, response.content)
 
     def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
         """Parsed URLs are remembered: parsing is a third of httpx's per-request cost, and a

@@ -134,6 +134,8 @@ class _Encoding:
     def truncate(self, text: str, max_tokens: int) -> str:
         """A prefix of ``text`` that re-encodes to at most ``max_tokens`` tokens."""
         limit = max(max_tokens, 0)
+        if self.tokens(text) <= limit:  # most texts fit, and their count is often cached
+            return text
         if self.encoder is None:
             return _approximate_prefix(text, limit)
         tokens = self.encoder.encode_ordinary(text)
@@ -190,6 +192,12 @@ class TokenCounter:
         if tools:
             total += _tools_tokens(count, _TOOL_COSTS[name], tools)
         return TokenCount(total, name, encoding.encoder is None, fallback)
+
+    def load(self, models: Iterable[str]) -> None:
+        """Load the encodings these models use now, not in the first call that counts (a
+        simulation would stop there for the 0.2-0.5 s tiktoken takes to read its tables)."""
+        for model in models:
+            self._encoding(encoding_for(model)[0])
 
     def truncate(self, model: str, text: str, max_tokens: int) -> str:
         """A prefix of ``text`` that counts at most ``max_tokens`` tokens for ``model``.

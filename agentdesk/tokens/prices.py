@@ -23,6 +23,7 @@ itself from the network: the snapshot in the installed package is the database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -132,8 +133,10 @@ def workspace_price(spec: ModelSpec) -> Price | None:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def database_price(model: str) -> Price | None:
-    """A model's price from the genai-prices snapshot (OpenAI first, then any provider)."""
+    """A model's price from the genai-prices snapshot (OpenAI first, then any provider); the
+    snapshot is fixed for the process, so each model is looked up once."""
     provider, _, bare = model.partition("/")
     found = (
         _lookup(model, "openai")
