@@ -108,13 +108,17 @@ def run(
         secrets = Redactor(workspace_secrets(sim.workspace.spec.services, os.environ), ())
         recording = None if no_record else Recording.start(sim, db)
         tape = None if recording is None else recording.keep_tape(sim)
-        with _event_log(events_file, secrets) as write:
-            listeners = [summary.apply] + ([write] if write else [])
+        try:
+            with _event_log(events_file, secrets) as write:
+                listeners = [summary.apply] + ([write] if write else [])
+                if recording is not None:
+                    listeners.append(recording.recorder.offer)
+                with progress(total, enabled=not as_json and total > 1) as advance:
+                    heap.settle()  # everything is loaded: keep it out of the collector's way
+                    _execute(sim, inputs, total, sessions, listeners, advance, tape)
+        finally:  # however the runs end, or if they never start: flushed, and the writer stopped
             if recording is not None:
-                listeners.append(recording.recorder.offer)
-            with progress(total, enabled=not as_json and total > 1) as advance:
-                heap.settle()  # everything is loaded: keep it out of the collector's way
-                _execute(sim, inputs, total, sessions, listeners, advance, recording, tape)
+                recording.close(sessions)
         title = (
             f"{sim.pipeline.spec.name} · scenario {sim.scenario_name} · seed {sim.seed}"
             f"{' · real clock' if sim.real_clock else ' · virtual clock'}"
@@ -184,21 +188,16 @@ def _execute(
     sessions: int,
     listeners: list[Listener],
     advance: Callable[[], Any],
-    recording: Recording | None,
     tape: TapeWriter | None = None,
 ) -> None:
-    """Run every session; the recording is closed (flushed) however the runs end."""
-    try:
-        sim.execute(
-            (inputs[i % len(inputs)] for i in range(total)),
-            sessions,
-            listeners,
-            on_result=lambda _: advance(),
-            wrap=None if tape is None else tape.wrap,
-        )
-    finally:
-        if recording is not None:
-            recording.close(sessions)
+    """Run every session."""
+    sim.execute(
+        (inputs[i % len(inputs)] for i in range(total)),
+        sessions,
+        listeners,
+        on_result=lambda _: advance(),
+        wrap=None if tape is None else tape.wrap,
+    )
 
 
 @contextmanager

@@ -60,7 +60,8 @@ class Recording:
         engine = open_engine(location)
         batch = new_batch(root, sim.pipeline.spec.name, sim.scenario_name, sim.seed, sim.real_clock)
         redactor = redactor_for(sim.workspace.spec, os.environ)
-        return cls(location, engine, Recorder(engine, batch, redactor, pipeline=sim.pipeline))
+        recorder = Recorder(engine, batch, redactor, pipeline=sim.pipeline, writer="auto")
+        return cls(location, engine, recorder)
 
     def keep_tape(self, sim: Simulation, load: dict[str, Any] | None = None) -> TapeWriter:
         """Keep every downstream call beside the runs, so any run can be saved as an incident

@@ -5,7 +5,7 @@
     tables     the SQLModel tables (batches, runs, spans, events; artifacts and releases)
     redaction  secrets and personal data removed before anything is stored or exported
     rows       events → rows: spans derived as they close, run totals (a pure fold)
-    recorder   the one writer thread fed by ``EventBus.listen(recorder.offer)``
+    recorder   the writer fed by ``EventBus.listen(recorder.offer)``: threads, or a child process
     queries    recorded runs, newest first; one run's events read back
 
 The engine never imports this package (an import contract says so): the store is one more

@@ -2,7 +2,8 @@
 
 ``record`` runs the demo workspace's support-triage pipeline through a real ``Recorder``
 attached as a bus listener, exactly as ``agentdesk run`` does, and returns the recorder and
-the events the bus published (to compare the store against).
+the events the bus published (to compare the store against); once with the writer in threads,
+once in a child process.
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ class Recorded:
 Record = Callable[..., Recorded]
 
 
+@pytest.fixture(params=["thread", "process"], ids=["writer-thread", "writer-process"])
+def writer(request: pytest.FixtureRequest) -> str:
+    """Where the recorder's writer runs: every recording test holds in both places."""
+    return str(request.param)
+
+
 @pytest.fixture
-def record(store: Engine) -> Record:
+def record(store: Engine, writer: str) -> Record:
     def run(
         runs: int = 20,
         scenario: str = "payments-503-storm",
@@ -60,7 +67,9 @@ def record(store: Engine) -> Record:
         sim = Simulation.prepare(demo_workspace(), "support-triage", scenario)
         batch = new_batch(sim.workspace.root, "support-triage", sim.scenario_name, sim.seed, False)
         redactor = redactor_for(sim.workspace.spec, os.environ)
-        recorder = Recorder(store, batch, redactor, pipeline=sim.pipeline, **recorder_options)
+        options = {"writer": writer, **recorder_options}
+        recorder = Recorder(store, batch, redactor, pipeline=sim.pipeline, **options)
+        assert recorder.in_child == (options["writer"] == "process")
         events: list[AnyEvent] = []
         tickets = [{"ticket_id": f"T-{1000 + i}"} for i in range(runs)]
         sim.execute(tickets, concurrency, [events.append, recorder.offer])

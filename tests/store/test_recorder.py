@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -13,12 +15,15 @@ from agentdesk.engine.events import (
     AttemptFinished,
     Event,
     RetryScheduled,
+    RunFinished,
+    RunStarted,
     TokensCounted,
 )
 from agentdesk.projections.spans import SpanTree
 from agentdesk.projections.summary import RunSummary
-from agentdesk.store import StoreError
+from agentdesk.store import Recorder, StoreError, new_batch
 from agentdesk.store.queries import find_run, list_runs, run_events
+from agentdesk.store.recorder import WriterPlace
 from agentdesk.store.redaction import Redactor
 from agentdesk.store.rows import PAUSE_EVERY, RecordFold
 from tests.store.conftest import Record
@@ -153,15 +158,12 @@ class Futuristic(Event, frozen=True, tag="futuristic"):
 
 
 def test_event_types_the_store_does_not_know_are_stored_generically(
-    store: Engine, record: Record
+    store: Engine, record: Record, writer: WriterPlace
 ) -> None:
     recorded = record(runs=1)
-    from agentdesk.store import Recorder, new_batch
-    from agentdesk.store.redaction import Redactor
-
     run_id = recorded.events[0].run_id
     batch = new_batch(Path("."), "support-triage", "happy", 42, False)
-    recorder = Recorder(store, batch, Redactor())
+    recorder = Recorder(store, batch, Redactor(), writer=writer)
     for event in recorded.events:
         recorder.offer(event)
         if event is recorded.events[1]:
@@ -202,3 +204,36 @@ def test_a_failing_store_never_stops_the_runs_and_says_so_on_close(
 
 def _type(event: Event) -> str:
     return str(type(event).__struct_config__.tag)
+
+
+def test_values_beyond_msgpack_arrive_whole(store: Engine, writer: WriterPlace) -> None:
+    """A run's input may hold any JSON value, an integer past 64 bits included."""
+    batch = new_batch(Path("."), "support-triage", "happy", 42, False)
+    recorder = Recorder(store, batch, Redactor(), writer=writer)
+    huge = 2**70 + 1
+    started = RunStarted(
+        t=0.0, run_id="run-1", pipeline="p", session=0, seed=1, scenario="s", input={"n": huge}
+    )
+    recorder.offer(started)
+    recorder.offer(RunFinished(t=1.0, run_id="run-1", status="ok", stop_reason="completed"))
+    recorder.close()
+    assert recorder.acknowledged == 1
+    (data,) = _rows(store, "SELECT data FROM events WHERE type = 'run_started'")[0]
+    assert json.loads(str(data))["input"] == {"n": huge}
+
+
+def test_a_writer_process_that_dies_is_reported_and_never_blocks_the_runs(
+    store: Engine, record: Record
+) -> None:
+    batch = new_batch(Path("."), "support-triage", "happy", 42, False)
+    recorder = Recorder(store, batch, Redactor(), writer="process", chunk_size=1, max_chunks=1)
+    events = record(runs=3).events
+    for event in events[:5]:
+        recorder.offer(event)
+    child = recorder._child
+    assert child is not None
+    os.kill(child._process.pid, signal.SIGKILL)
+    for event in events[5:]:  # thousands of chunks, far beyond any pipe's buffer
+        recorder.offer(event)
+    with pytest.raises(StoreError, match=r"writer process ended unexpectedly \(exit -9\)"):
+        recorder.close()
