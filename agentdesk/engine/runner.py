@@ -32,6 +32,7 @@ from agentdesk.engine.events import (
     ValidationFailed,
 )
 from agentdesk.engine.llm_step import LLMCall, Message, run_llm_step
+from agentdesk.engine.policies.allowlist import Allowlist, rules_for
 from agentdesk.engine.policies.breaker import BreakerBoard
 from agentdesk.engine.policies.budget import BudgetMeter, Limits, RunBudget
 from agentdesk.engine.rng import derive_seed
@@ -95,6 +96,7 @@ class Engine:
         self.seed = seed
         self.scenario = scenario
         self._validators: dict[str, SchemaValidator] = {}
+        self._allowlists: dict[str, Allowlist] = {}
         self._llm_calls: dict[str, LLMCall] = {}
         self._breaker_specs: dict[str, BreakerSpec] = {}
         self._positions: dict[int, dict[str, int]] = {}
@@ -122,6 +124,7 @@ class Engine:
             if isinstance(step, LLMStep):
                 self._prepare_llm(step)
             elif isinstance(step, ToolStep):
+                self._allowlists[step.id] = Allowlist(rules_for(step))
                 self._breaker_specs.setdefault(
                     f"service:{step.service}", self._policy(step).breaker
                 )
@@ -299,6 +302,7 @@ class Engine:
                 step,
                 path,
                 self.pipeline.steps[step.id],
+                self._allowlists[step.id],
                 policy,
                 _deadline(state, policy),
             ), None

@@ -11,7 +11,7 @@ from typing import Any
 
 from agentdesk.engine.calls import AttemptCounter, CallExecutor, Request
 from agentdesk.engine.events import CallRefused
-from agentdesk.engine.policies.allowlist import check, rules_for
+from agentdesk.engine.policies.allowlist import Allowlist
 from agentdesk.engine.state import RunState, StepFailed, stamp
 from agentdesk.spec.loader import CompiledStep
 from agentdesk.spec.models import PolicySpec, ToolStep
@@ -23,6 +23,7 @@ async def run_tool_step(
     step: ToolStep,
     path: str,
     compiled: CompiledStep,
+    allowlist: Allowlist,
     policy: PolicySpec,
     deadline: float | None,
 ) -> Any:
@@ -36,7 +37,7 @@ async def run_tool_step(
         headers=_texts(compiled.headers.render(ctx) if compiled.headers else None),
         json=compiled.json.render(ctx) if compiled.json is not None else None,
     )
-    refusal = check(rules_for(step), request.service, request.method, request.path)
+    refusal = allowlist.check(request.service, request.method, request.path)
     refusal = refusal or _header_problem(request.headers)
     if refusal is None and not executor.knows(request.service):
         refusal = f"service {request.service!r} is not declared in the workspace"

@@ -125,3 +125,59 @@ def test_compile_time_checks_run_before_any_render(engine: TemplateEngine) -> No
 def test_constants_skip_jinja(engine: TemplateEngine) -> None:
     assert engine.compile_text("no templates here", "o").template is None
     assert engine.compile_value("/tickets", "o").expression is None
+
+
+TEXTS = [
+    "/tickets/{{ input.ticket_id }}",
+    "{{ steps.ticket.subject | upper }} for {{ input.ticket_id }}",
+    "{% if steps.ticket.amount > 1000 %}large{% else %}small{% endif %}: {{ steps.ticket.amount }}",
+    "{% for tag in steps.ticket.tags %}{{ tag }},{% endfor %}",  # a list: never remembered
+    "{{ steps.ticket.meta }}",  # a dict: never remembered
+    "{{ steps.ticket.meta.items() | list }}",  # a dict method: never remembered
+    "{{ input }}",
+    "{{ range(3) | list }}",  # no context at all
+]
+VALUES = [1, 1.0, True, 0.0, -0.0, "1", None, "T-1", ["x"], {"k": 2}]
+
+
+@pytest.mark.parametrize("source", TEXTS)
+def test_a_remembered_text_is_the_text_jinja_renders(engine: TemplateEngine, source: str) -> None:
+    """Rendered again and again with values that Python counts as equal (1, 1.0, True; -0.0
+    and 0.0) or that are not scalars, a template always says what Jinja would say now."""
+    template = engine.compile_text(source, "o")
+    for _ in range(2):
+        for value in VALUES:
+            context = {
+                "input": {"ticket_id": value},
+                "steps": {"ticket": {"subject": str(value), "amount": value, "tags": [value],
+                                     "meta": {"k": value}}},
+            }  # fmt: skip
+            try:
+                expected = TemplateEngine().compile_text(source, "o").render(context)  # new
+            except TemplateRenderError as exc:
+                with pytest.raises(TemplateRenderError, match=str(exc)):
+                    template.render(context)
+                continue
+            assert template.render(context) == expected
+
+
+def test_only_plain_chains_are_remembered(engine: TemplateEngine) -> None:
+    def keys(source: str) -> Any:
+        template = engine.compile_text(source, "o").template
+        assert template is not None
+        return template._keys
+
+    assert keys("/tickets/{{ input.ticket_id }}/{{ steps.a.b }}") == (
+        ("input", "ticket_id"),
+        ("steps", "a", "b"),
+    )
+    assert keys("{{ steps.a.items() }}") is None  # Jinja returns the dict's method
+    assert keys("{{ steps.a[0] }}") is None
+    assert keys("{% for x in steps.a.list %}{{ x.name }}{% endfor %}") == (("steps", "a", "list"),)
+
+
+def test_a_missing_value_still_fails_after_others_were_remembered(engine: TemplateEngine) -> None:
+    template = engine.compile_text("/tickets/{{ input.ticket_id }}", "o")
+    assert template.render({"input": {"ticket_id": "T-1"}}) == "/tickets/T-1"
+    with pytest.raises(TemplateRenderError, match="ticket_id"):
+        template.render({"input": {}})

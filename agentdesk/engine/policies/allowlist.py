@@ -46,6 +46,28 @@ def rules_for(step: ToolStep) -> list[AllowRule]:
     return list(step.allow) if step.allow is not None else default_rules(step)
 
 
+class Allowlist:
+    """One step's rules, with the verdict on every request it has judged remembered: a
+    pipeline sends the same few paths over and over, and a verdict depends only on them."""
+
+    REMEMBERED = 4096
+
+    def __init__(self, rules: Iterable[AllowRule]) -> None:
+        self.rules = tuple(rules)
+        self._verdicts: dict[tuple[str, str, str], str | None] = {}
+
+    def check(self, service: str, method: str, path: str) -> str | None:
+        """None when a rule allows this call; otherwise the reason it is refused."""
+        key = (service, method, path)
+        if key in self._verdicts:
+            return self._verdicts[key]
+        verdict = check(self.rules, service, method, path)
+        if len(self._verdicts) >= self.REMEMBERED:
+            self._verdicts.clear()
+        self._verdicts[key] = verdict
+        return verdict
+
+
 def check(rules: Iterable[AllowRule], service: str, method: str, path: str) -> str | None:
     """None when a rule allows this call; otherwise the reason it is refused."""
     problem = path_problem(path)

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentdesk.engine.policies.allowlist import check, default_rules, path_problem, rules_for
+from agentdesk.engine.policies.allowlist import (
+    Allowlist,
+    check,
+    default_rules,
+    path_problem,
+    rules_for,
+)
 from agentdesk.spec.models import AllowRule, ToolStep
 
 STEP = ToolStep(kind="tool", id="ticket", service="crm", path="/tickets/{{ input.ticket_id }}")
@@ -136,3 +142,24 @@ def test_a_placeholder_never_escapes_its_segment(value: str) -> None:
     if call(value) is None:
         assert "/" not in value and "?" not in value and "#" not in value
         assert value not in ("", ".", "..") and "\\" not in value
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["crm", "payments"]),
+            st.sampled_from(["GET", "POST"]),
+            st.sampled_from(["T-1", "T-2", "..", "%2e%2e", "a/b", "", "x?y"]),
+        ),
+        max_size=30,
+    )
+)
+def test_a_remembered_verdict_is_the_verdict(calls: list[tuple[str, str, str]]) -> None:
+    """The engine asks a step's ``Allowlist``, which remembers what it decided; asked again,
+    in any order, it answers what ``check`` answers."""
+    allowlist = Allowlist(RULES)
+    allowlist.REMEMBERED = 4  # forgets often too
+    for service, method, value in calls + calls[::-1]:
+        path = f"/tickets/{value}"
+        assert allowlist.check(service, method, path) == check(RULES, service, method, path)
+    assert len(allowlist._verdicts) <= 4
