@@ -27,7 +27,7 @@ from agentdesk.spec.loader import (
     load_scenario,
     load_workspace,
 )
-from agentdesk.spec.models import BudgetsSpec, ModelSpec
+from agentdesk.spec.models import BudgetsSpec
 from agentdesk.spec.sources import DISK, FileSource
 from agentdesk.tokens.counting import shared_counter
 from agentdesk.tokens.prices import PriceBook
@@ -54,16 +54,6 @@ def find_workspace(path: Path | None) -> Path:
         return path
     here = Path.cwd()
     return here if (here / WORKSPACE_FILE).is_file() else demo_workspace()
-
-
-def _load_model_tables(models: Mapping[str, ModelSpec]) -> None:
-    """Read tiktoken's encodings and the price snapshot for the workspace's models now, while
-    preparing: otherwise the first LLM call of a run waits ~0.5 s for them (a stall in a live
-    view, and start-up counted as throughput in a benchmark)."""
-    shared_counter().load(spec.name or name for name, spec in models.items())
-    book = PriceBook(models)
-    for name in models:
-        book.price_for(name)
 
 
 @dataclass
@@ -94,12 +84,22 @@ class Simulation:
         profile = validate_scenario(raw)
         if seed is None:
             seed = workspace.spec.seed if profile.seed is None else profile.seed
-        _load_model_tables(workspace.spec.models)
         return cls(workspace, loaded, scenario_name, profile, seed)
 
     @property
     def real_clock(self) -> bool:
         return uses_network(self.workspace.spec)
+
+    def load_model_tables(self) -> None:
+        """Read tiktoken's encodings and the price snapshot for the workspace's models now
+        (~0.3 s, once per process). A batch command does this before its runs, which would
+        otherwise stop for them at their first LLM call (start-up counted as throughput); the
+        TUI leaves it to that call, in its simulation thread, so its first frame never waits."""
+        models = self.workspace.spec.models
+        shared_counter().load(spec.name or name for name, spec in models.items())
+        book = PriceBook(models)
+        for name in models:
+            book.price_for(name)
 
     def default_input(self) -> Any:
         return self.pipeline.spec.input.example

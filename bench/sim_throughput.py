@@ -66,6 +66,7 @@ def bench_engine(sessions: int, concurrency: int, store: bool = True) -> dict[st
         recorder = Recorder(db, batch, redactor, pipeline=sim.pipeline, writer="auto")
         listeners.append(recorder.offer)
     tickets = [{"ticket_id": f"T-{1000 + i % 500}"} for i in range(sessions)]
+    sim.load_model_tables()  # as `agentdesk run` does before its runs
     heap.settle()  # as `agentdesk run` does once everything is loaded
     marks: dict[str, float] = {}
     done = 0

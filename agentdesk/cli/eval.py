@@ -144,6 +144,7 @@ def eval_command(
             before = store.results.baseline(plan.pipeline, baseline) if store and baseline else None
             total = plan.total_cases
             enabled = not as_json and total > 1
+            plan.simulations[0].load_model_tables()  # one workspace: its models for all
             heap.settle()  # everything is loaded: keep it out of the collector's way
             with progress(total, enabled=enabled, description="evaluating") as tick:
                 attach = store.attach if store and not no_record else runner.no_listeners

@@ -194,6 +194,7 @@ def load(
         if record:
             recording = Recording.start(sim, db)
             recording.keep_tape(sim, {**plan.traffic_json(), "inputs": items})
+        sim.load_model_tables()
         heap.settle()  # everything is loaded: keep it out of the collector's way
         started = time.perf_counter()
         try:

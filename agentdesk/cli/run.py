@@ -114,6 +114,7 @@ def run(
                 if recording is not None:
                     listeners.append(recording.recorder.offer)
                 with progress(total, enabled=not as_json and total > 1) as advance:
+                    sim.load_model_tables()
                     heap.settle()  # everything is loaded: keep it out of the collector's way
                     _execute(sim, inputs, total, sessions, listeners, advance, tape)
         finally:  # however the runs end, or if they never start: flushed, and the writer stopped
