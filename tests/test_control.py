@@ -35,15 +35,19 @@ def control() -> Iterator[LiveControl]:
     live.stop()
 
 
-def _until(control: LiveControl, seen: Callable[[AnyEvent], bool]) -> list[AnyEvent]:
-    """Drain the bridge until an event matches; returns everything drained."""
+def _until(
+    control: LiveControl, seen: Callable[[AnyEvent], bool], every: bool = False
+) -> list[AnyEvent]:
+    """Drain the bridge until an event matches; returns everything drained. ``every``: the
+    caller needs every event, and fails if the (lossy) bridge dropped any."""
     drained: list[AnyEvent] = []
     give_up = time.monotonic() + DEADLINE
     while time.monotonic() < give_up:
         control.bridge.wait(1.0)
-        batch = control.bridge.drain().events
-        drained += batch
-        if any(seen(e) for e in batch):
+        batch = control.bridge.drain()
+        assert not (every and batch.dropped), f"the bridge dropped {batch.dropped} events"
+        drained += batch.events
+        if any(seen(e) for e in batch.events):
             return drained
     raise AssertionError(f"nothing matched in {DEADLINE}s; {len(drained)} events")
 
@@ -193,16 +197,27 @@ def test_the_control_core_loads_no_ui(tmp_path: Any) -> None:
     assert (report["threads"], report["loops"], report["clock_reads"]) == ([], [], [])
 
 
-def test_swapping_the_pipeline_starts_new_runs_on_the_new_release(control: LiveControl) -> None:
+@pytest.fixture
+def paced() -> Iterator[LiveControl]:
+    """A control at 50x: slow enough that the bridge never drops an event, as the TUI's 1x-20x
+    never do (unpaced, a busy machine can starve the draining thread past the bridge's size)."""
+    live = _control(pace=50.0)
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_swapping_the_pipeline_starts_new_runs_on_the_new_release(paced: LiveControl) -> None:
     """Hot reload swaps the pipeline live: runs started after the swap carry the new release,
     runs already in flight finish (on the old one), and simulated time keeps counting from the
     same epoch (no event's ``t`` goes back to zero)."""
     from agentdesk.spec.loader import load_pipeline, load_workspace
     from agentdesk.spec.sources import OverlayFiles
 
+    control = paced
     root = demo_workspace()
     old = control.state.release
-    before = _until(control, _count(RunFinished, 5))
+    before = _until(control, _count(RunFinished, 5), every=True)
     prompt = (root / "prompts" / "triage.user.md").read_bytes() + b"\nBe brief.\n"
     files = OverlayFiles(root, {"prompts/triage.user.md": prompt})
     workspace = load_workspace(root, strict=False, files=files)
@@ -210,10 +225,11 @@ def test_swapping_the_pipeline_starts_new_runs_on_the_new_release(control: LiveC
     control.swap_pipeline(workspace, loaded)
     assert control.state.release == loaded.release != old
     assert control.sim.pipeline is loaded
-    after = _until(control, lambda e: isinstance(e, RunStarted) and e.release == loaded.release)
+    started_new = lambda e: isinstance(e, RunStarted) and e.release == loaded.release  # noqa: E731
+    after = _until(control, started_new, every=True)
     events = before + after
     in_flight = {e.run_id for e in events if isinstance(e, RunStarted) and e.release == old}
-    later = _until(control, _count(RunFinished, 12))
+    later = _until(control, _count(RunFinished, 12), every=True)
     finished = {e.run_id for e in events + later if isinstance(e, RunFinished)}
     assert in_flight <= finished
     first_new = next(e for e in after if isinstance(e, RunStarted) and e.release != old)
