@@ -216,18 +216,20 @@ def reason(exc: BaseException) -> str:
 @contextmanager
 def writing(engine: Engine, what: str) -> Iterator[Connection]:
     """One transaction; a database error becomes ``StoreError("{what}: {reason}")``."""
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"{what}: {reason(exc)}") from exc
+    with _reported(what), engine.begin() as conn:
+        yield conn
 
 
 @contextmanager
 def reading(engine: Engine, what: str) -> Iterator[Connection]:
     """A connection for reads; a database error becomes ``StoreError("{what}: {reason}")``."""
+    with _reported(what), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def _reported(what: str) -> Iterator[None]:
     try:
-        with engine.connect() as conn:
-            yield conn
+        yield
     except SQLAlchemyError as exc:
         raise StoreError(f"{what}: {reason(exc)}") from exc

@@ -62,10 +62,9 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import msgspec
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from agentdesk.engine.events import AnyEvent, RunFinished
-from agentdesk.store.database import StoreError, reason
+from agentdesk.store.database import StoreError, reason, writing
 from agentdesk.store.redaction import Redactor
 from agentdesk.store.rows import (
     EVENT_COLUMNS,
@@ -194,11 +193,8 @@ def _record_release(engine: Engine, pipeline: LoadedPipeline, fold: RecordFold) 
 
 
 def _write_batch_row(engine: Engine, batch: Batch) -> None:
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(table(Batch)), [batch.model_dump()])
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot record: {reason(exc)}") from exc
+    with writing(engine, "cannot record") as conn:
+        conn.execute(insert(table(Batch)), [batch.model_dump()])
 
 
 def _forks(place: WriterPlace) -> bool:
