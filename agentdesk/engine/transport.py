@@ -35,8 +35,11 @@ class Received:
 
 
 class Exchange(Protocol):
-    """A transport that answers a request in-process, without httpx's request and response
-    objects (an in-process sim: building and reading those is a tenth of a simulated call)."""
+    """A transport that can answer a request in-process, without httpx's request and response
+    objects (an in-process sim: building and reading those is a tenth of a simulated call).
+    ``ServiceClient`` calls ``exchange`` when ``direct`` is true, else the httpx method."""
+
+    direct: bool
 
     async def exchange(
         self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes
@@ -56,7 +59,8 @@ class ServiceClient:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._transport = transport
-        self._exchange: Exchange | None = transport if hasattr(transport, "exchange") else None
+        direct = getattr(transport, "direct", False)
+        self._exchange: Exchange | None = transport if direct else None  # type: ignore[assignment]
         self._headers = list((headers or {}).items())
         self._urls: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = OrderedDict()
 
